@@ -7,7 +7,12 @@ Every error says what failed, what was expected and whether retrying can help
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "InvalidSpecError",
+    "RunNotFoundError",
+    "ScheduleConflictError",
+    "ScheduleNotFoundError",
+    "StoreUnavailableError",
     "TickworkError",
 ]
 
@@ -53,3 +58,46 @@ class InvalidSpecError(TickworkError, ValueError):
         return InvalidSpecError(
             self.field, self.value, self.expected, message=self.message, source=source
         )
+
+
+class ScheduleNotFoundError(TickworkError, LookupError):
+    """No schedule has that name. Retrying cannot help until it is defined."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no schedule named {name!r}; expected the name of a defined schedule")
+
+
+class ScheduleConflictError(TickworkError):
+    """A schedule name is owned by another source (config, code or api)."""
+
+    def __init__(self, name: str, owner: str, source: str) -> None:
+        self.name, self.owner, self.source = name, owner, source
+        super().__init__(
+            f"schedule {name!r} is defined by {owner}, not {source}; "
+            "expected a name no other source uses"
+        )
+
+
+class RunNotFoundError(TickworkError, LookupError):
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id}; expected the id of a stored run")
+
+
+class StoreUnavailableError(TickworkError):
+    """The database cannot be reached or is locked past the busy timeout. Retry later."""
+
+    retryable = True
+
+
+class ConfigError(TickworkError):
+    """A configuration has problems; ``problems`` lists every one (schedule, key, value,
+    expected). Nothing is applied while any remain."""
+
+    def __init__(self, problems: list[InvalidSpecError], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        lines = [f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))

@@ -1,0 +1,28 @@
+"""Stable names of run events and log actions, defined once (STYLE.md habit 10)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+RUN_ENQUEUED: Final = "run_enqueued"
+RUN_TRIGGERED: Final = "run_triggered"  # manual or backfill run created
+RUN_MISSED: Final = "run_missed"
+RUN_SKIPPED: Final = "run_skipped"
+RUN_CLAIMED: Final = "run_claimed"
+RUN_SUCCEEDED: Final = "run_succeeded"
+RUN_FAILED: Final = "run_failed"
+RUN_TIMED_OUT: Final = "run_timed_out"
+RUN_CANCELLED: Final = "run_cancelled"
+RUN_RETRY_SCHEDULED: Final = "run_retry_scheduled"
+RUN_LEASE_EXPIRED: Final = "run_lease_expired"
+RUN_RELEASED: Final = "run_released"
+RUN_SHADOWED: Final = "run_shadowed"
+RUN_FENCED_OUT: Final = "run_fenced_out"  # a worker's late write refused (log only)
+
+SCHEDULES_SYNCED: Final = "schedules_synced"
+SCHEDULER_TICK: Final = "scheduler_tick"
+WORKER_STARTED: Final = "worker_started"
+WORKER_STOPPING: Final = "worker_stopping"
+WORKER_STOPPED: Final = "worker_stopped"
+STORE_UNAVAILABLE: Final = "store_unavailable"
+STORE_RECOVERED: Final = "store_recovered"

@@ -1,0 +1,197 @@
+"""The store interface: every durable operation tickwork performs, in domain terms.
+
+Each method is one transaction. ``now`` is always passed in (stores never read the clock).
+SQL lives only in ``tickwork.store``. Both implementations pass ``tests/contract``.
+Policies decide (``tickwork.policies``); stores persist decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from tickwork.model import ClaimedRun, Outcome, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
+
+__all__ = [
+    "EnqueueResult",
+    "FireDecision",
+    "FirePlanner",
+    "RunFilter",
+    "ScheduleUpsert",
+    "Store",
+    "SyncReport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleUpsert:
+    """One schedule definition to store. ``next_fire_at`` and ``anchor`` are used only when
+    the schedule is new or its ``spec`` changed; an unchanged schedule keeps its own."""
+
+    name: str
+    spec: dict[str, Any]
+    next_fire_at: datetime | None
+    anchor: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FireDecision:
+    """What the scheduler decided for one due schedule (see ``FirePlanner``)."""
+
+    queue: Sequence[tuple[datetime, datetime]] = ()  # (nominal fire, due at) -> queued runs
+    miss: Sequence[datetime] = ()  # nominal fires recorded as missed
+    skip: Sequence[datetime] = ()  # nominal fires recorded as skipped (schedule paused)
+    next_fire_at: datetime | None = None  # the first nominal fire not handled here
+    last_fire_at: datetime | None = None  # the last nominal fire handled here
+    max_attempts: int = 1
+    reason: str | None = None  # kept on the missed/skipped records ("scheduler down"...)
+
+
+# Called by ``enqueue_due`` inside its transaction for each due schedule, with the row as
+# read and ``now``. Must be pure and fast: it runs while the store holds its write lock.
+FirePlanner = Callable[[ScheduleRow, datetime], FireDecision]
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    schedules: int = 0  # due schedules handled
+    queued: tuple[Run, ...] = ()
+    missed: int = 0
+    skipped: int = 0
+    conflicts: int = 0  # fires that already had a run (another scheduler got there first)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    schedule: str | None = None
+    states: frozenset[RunState] = field(default_factory=frozenset)
+    since: datetime | None = None  # nominal fire >= since
+    until: datetime | None = None  # nominal fire < until
+    before_id: int | None = None  # cursor: runs with a smaller id (newest first)
+    limit: int = 100
+
+
+class Store(Protocol):
+    """Durable state: schedules, runs, run events and workers."""
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the latest revision (Alembic). Idempotent."""
+
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def sync_schedules(
+        self, items: Sequence[ScheduleUpsert], source: str, now: datetime
+    ) -> SyncReport:
+        """Make the stored schedules of ``source`` equal to ``items``.
+
+        New names are inserted; a name whose ``spec`` differs is updated (version + 1,
+        un-retired, next fire and anchor taken from the item); schedules of ``source`` that
+        are missing from ``items`` are retired (kept with their history, never scheduled).
+        A name owned by another source raises ``ScheduleConflictError`` and changes nothing.
+        Never touches runs.
+        """
+
+    def get_schedule(self, name: str) -> ScheduleRow | None:
+        """The schedule called ``name`` (retired included), or None."""
+
+    def list_schedules(self, *, include_retired: bool = False) -> list[ScheduleRow]:
+        """All schedules ordered by name."""
+
+    def set_paused(self, name: str, paused: bool, now: datetime) -> ScheduleRow:
+        """Pause or resume. Raises ``ScheduleNotFoundError``. Fires while paused are recorded
+        ``skipped`` by the scheduler, so nothing disappears."""
+
+    def enqueue_due(self, now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+        """Turn due fires into runs: for up to ``limit`` non-retired schedules with
+        ``next_fire_at <= now`` (oldest first), call ``plan`` and persist its decision.
+
+        Runs are inserted with the unique key (schedule, nominal fire): a fire that already
+        has a run is left alone and counted in ``conflicts``. The schedule is advanced with a
+        conditional update on the ``next_fire_at`` read, so two schedulers never both
+        advance it. Records an event per run created.
+        """
+
+    def trigger(self, name: str, now: datetime, *, kind: str = "manual") -> Run:
+        """A run of ``name`` due now, outside its trigger (nominal fire = ``now``)."""
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """The earliest instant at which ``enqueue_due`` or ``claim`` has work: the smallest
+        ``next_fire_at`` of an active schedule or ``due_at`` of a waiting run."""
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
+        """Lease up to ``limit`` due waiting runs (queued or retrying, ``due_at <= now``),
+        oldest due first, applying each schedule's overlap policy in the same transaction
+        (``decide_overlap``): started runs become ``running`` with ``lease_owner=worker``,
+        ``lease_expires_at=now+lease``, ``attempt+1`` and ``started_at=now``; skipped ones
+        are recorded ``skipped``; ``cancel_other`` cancels the schedule's running runs.
+        """
+
+    def extend_lease(self, run_id: int, worker: str, now: datetime, lease: timedelta) -> bool:
+        """Heartbeat. False when ``worker`` no longer holds the run (reclaimed, cancelled):
+        the worker must stop the attempt and drop its result."""
+
+    def finish(
+        self,
+        run_id: int,
+        worker: str,
+        now: datetime,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record an attempt's outcome, fenced on (running, ``lease_owner=worker``).
+
+        With ``retry_at`` the run becomes ``retrying`` (due then); otherwise it takes the
+        outcome's terminal state. False (and nothing written) when the fence fails.
+        """
+
+    def release(self, run_id: int, worker: str, now: datetime) -> bool:
+        """Graceful stop: give an unfinished run back (``queued``, due now, attempt - 1).
+        Fenced like ``finish``."""
+
+    def reclaim_expired(self, now: datetime, limit: int) -> list[Run]:
+        """Runs whose lease expired before ``now`` go back to ``queued`` (due now) when
+        attempts remain, else to ``failed``; each with a ``run_lease_expired`` event."""
+
+    def get_run(self, run_id: int) -> Run | None: ...
+
+    def list_runs(self, query: RunFilter) -> list[Run]:
+        """Runs matching ``query``, newest (highest id) first."""
+
+    def run_events(self, run_id: int) -> list[RunEvent]:
+        """Every transition of a run, oldest first."""
+
+    def count_runs(self, schedule: str | None = None) -> dict[RunState, int]:
+        """Run counts by state (all schedules, or one)."""
+
+    def prune(self, finished_before: datetime, batch: int = 1000) -> int:
+        """Delete terminal runs finished before the instant (and their events), in batches
+        of ``batch`` per transaction. Never deletes a waiting or running run."""
+
+    # -- workers -------------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or refresh a process row (id, host, pid, version, roles, heartbeat)."""
+
+    def heartbeat_worker(self, worker: str, now: datetime) -> None: ...
+
+    def deregister_worker(self, worker: str) -> None: ...
+
+    def list_workers(self) -> list[WorkerInfo]: ...
