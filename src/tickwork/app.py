@@ -1,0 +1,336 @@
+"""``Tickwork``: the application core every way in (Python, CLI, API) goes through."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tickwork import __version__, events
+from tickwork.clock import Clock, SystemClock
+from tickwork.config import Settings, load_config
+from tickwork.engine import Engine, LoopSettings
+from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
+from tickwork.executors import Executors
+from tickwork.model import Run, ScheduleRow, WorkerInfo
+from tickwork.reaper import Reaper
+from tickwork.scheduler import Scheduler, first_fire
+from tickwork.spec import ScheduleSpec, validate_schedule
+from tickwork.store import open_store
+from tickwork.store.base import ScheduleUpsert, Store, SyncReport
+from tickwork.tasks import TaskRegistry, task_name
+from tickwork.triggers import fires
+from tickwork.worker import Worker
+
+__all__ = ["Tickwork"]
+
+log = logging.getLogger("tickwork")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Tickwork:
+    """Schedules, a store and an engine.
+
+    >>> tw = Tickwork(database_url="sqlite:///tickwork.db")
+    >>> @tw.task(cron="0 3 * * *", tz="Europe/Berlin", retries=3, timeout="10m")
+    ... def nightly_cleanup(context): ...
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        config: str | Path | Settings | None = None,
+        timezone: str | None = None,
+        concurrency: int | None = None,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        settings = (
+            config
+            if isinstance(config, Settings)
+            else (load_config(config) if config is not None else Settings())
+        )
+        overrides: dict[str, Any] = {}
+        if database_url is not None:
+            overrides["database_url"] = database_url
+        elif "TICKWORK_DATABASE_URL" in os.environ and not isinstance(config, Settings):
+            overrides["database_url"] = os.environ["TICKWORK_DATABASE_URL"]
+        if timezone is not None:
+            overrides["timezone"] = timezone
+        if concurrency is not None:
+            overrides["concurrency"] = concurrency
+        if overrides:
+            settings = Settings(**{**_asdict(settings), **overrides})
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.tasks = TaskRegistry()
+        self._code_schedules: dict[str, dict[str, Any]] = {}
+        self._store: Store | None = None
+        self._engine: Engine | None = None
+        self._worker_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.executors = Executors()
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def task(self, fn: F | None = None, *, name: str | None = None, **schedule: Any) -> Any:
+        """Register a callable; with ``cron=``, ``every=`` or ``at=`` also a schedule that runs
+        it. Other keyword arguments are the schedule keys of tickwork.toml (retries, timeout,
+        overlap, catchup, jitter, tz, ...). Invalid arguments raise ``ConfigError`` here."""
+
+        def register(target: F) -> F:
+            ref = task_name(target)
+            self.tasks.register(ref, target)
+            if schedule:
+                self.add_schedule(name=name or target.__name__, task=ref, **schedule)
+            return target
+
+        return register(fn) if fn is not None else register
+
+    def add_schedule(self, **table: Any) -> dict[str, Any]:
+        """Define a schedule in code with the keys of a tickwork.toml [[schedule]] table
+        (``command=`` for shell commands, ``task=`` for a registered or importable task).
+        Returns the validated definition; ``ConfigError`` lists every problem."""
+        spec = validate_schedule(table, default_tz=self.settings.timezone)
+        if spec["name"] in self._code_schedules:
+            raise ConfigError([InvalidSpecError(
+                "name", spec["name"], "a name used by one schedule only",
+                message=f"schedule {spec['name']!r} is defined twice in code")])
+        self._code_schedules[spec["name"]] = spec
+        return spec
+
+    # -- store and sync ------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            store = open_store(self.settings.database_url)
+            store.upgrade()
+            self._store = store
+        return self._store
+
+    def sync(self, now: datetime | None = None) -> dict[str, SyncReport]:
+        """Store the config and code schedules (new, changed, retired); runs are untouched."""
+        at = now or self.clock.now()
+        existing = {row.name: row for row in self.store.list_schedules(include_retired=True)}
+        reports = {}
+        for source, specs in (
+            ("config", list(self.settings.schedules)),
+            ("code", list(self._code_schedules.values())),
+        ):
+            items = [self._upsert(spec, existing.get(spec["name"]), at) for spec in specs]
+            reports[source] = self.store.sync_schedules(items, source, at)
+        log.info(
+            "schedules synced",
+            extra={
+                "action": events.SCHEDULES_SYNCED,
+                **{
+                    f"{src}_{kind}": len(getattr(rep, kind))
+                    for src, rep in reports.items()
+                    for kind in ("added", "changed", "retired")
+                },
+            },
+        )
+        return reports
+
+    def _upsert(
+        self, spec: dict[str, Any], row: ScheduleRow | None, now: datetime
+    ) -> ScheduleUpsert:
+        parsed = ScheduleSpec.from_stored(spec)
+        anchor = row.anchor if row is not None else (parsed.start_at or now)
+        return ScheduleUpsert(spec["name"], spec, first_fire(parsed, anchor, now), anchor)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def trigger(self, name: str) -> Run:
+        """A run of ``name`` now, outside its schedule."""
+        run = self.store.trigger(name, self.clock.now())
+        if self._engine is not None:
+            self._engine.wake()
+        return run
+
+    def pause(self, name: str) -> ScheduleRow:
+        return self.store.set_paused(name, True, self.clock.now())
+
+    def resume(self, name: str) -> ScheduleRow:
+        return self.store.set_paused(name, False, self.clock.now())
+
+    def next_fires(self, name: str, count: int = 5) -> list[datetime]:
+        """The next nominal fires of a stored schedule, in its zone."""
+        row = self.store.get_schedule(name)
+        if row is None:
+            raise ScheduleNotFoundError(name)
+        if row.next_fire_at is None:
+            return []
+        spec = ScheduleSpec.from_stored(row.spec)
+        trigger = spec.trigger(row.anchor)
+        first = row.next_fire_at
+        later = list(fires(trigger, first, count - 1)) if count > 1 else []
+        return [f.astimezone(spec.tz) for f in [first, *later]]
+
+    # -- running -------------------------------------------------------------------------
+
+    def engine(self, *, scheduler: bool = True, worker: bool = True) -> Engine:
+        """The loop for this process's roles (built once)."""
+        if self._engine is None:
+            store = self.store
+            wake: list[Engine] = []
+            work = (
+                Worker(
+                    store,
+                    self.tasks,
+                    self.executors,
+                    self.clock,
+                    worker_id=self.worker_id,
+                    concurrency=self.settings.concurrency,
+                    lease=self.settings.lease,
+                    on_idle_slot=lambda: wake[0].wake() if wake else None,
+                )
+                if worker
+                else None
+            )
+            self._engine = Engine(
+                store,
+                self.clock,
+                worker_id=self.worker_id,
+                scheduler=Scheduler(store) if scheduler else None,
+                worker=work,
+                reaper=Reaper(store),
+                settings=LoopSettings(
+                    poll_interval=self.settings.poll_interval,
+                    heartbeat_interval=max(self.settings.lease / 3, timedelta(milliseconds=100)),
+                ),
+            )
+            wake.append(self._engine)
+        return self._engine
+
+    def register(self, roles: str) -> None:
+        now = self.clock.now()
+        self.store.register_worker(
+            WorkerInfo(
+                id=self.worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                roles=roles,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+
+    def run(
+        self, *, scheduler: bool = True, worker: bool = True, install_signals: bool = True
+    ) -> None:
+        """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain."""
+        engine = self.engine(scheduler=scheduler, worker=worker)
+        self.sync()
+        roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
+        self.register(roles)
+        log.info(
+            "tickwork running",
+            extra={
+                "action": events.WORKER_STARTED,
+                "worker": self.worker_id,
+                "roles": roles,
+                "database": _redact(self.settings.database_url),
+            },
+        )
+        with self._signals() if install_signals else contextlib.nullcontext():
+            try:
+                engine.run(self._stop)
+            finally:
+                self._drain()
+
+    def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
+        """Run the loop in a background thread (for embedding); ``stop()`` ends it."""
+        if self._worker_thread is not None:
+            return
+        self._stop.clear()
+        self._worker_thread = threading.Thread(
+            target=self.run,
+            kwargs={"scheduler": scheduler, "worker": worker, "install_signals": False},
+            name="tickwork-engine",
+            daemon=True,
+        )
+        self._worker_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._engine is not None:
+            self._engine.wake()
+        thread, self._worker_thread = self._worker_thread, None
+        if thread is not None:
+            thread.join(self.settings.stop_grace.total_seconds() + 10)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """``FastAPI(lifespan=tw.lifespan)``: the engine runs while the service does."""
+        self.start()
+        try:
+            yield
+        finally:
+            import asyncio
+
+            await asyncio.to_thread(self.stop)
+
+    def close(self) -> None:
+        self.stop()
+        self.executors.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _drain(self) -> None:
+        engine = self._engine
+        if engine is not None and engine.worker is not None:
+            engine.worker.stop(self.settings.stop_grace.total_seconds())
+        with contextlib.suppress(Exception):
+            self.store.deregister_worker(self.worker_id)
+        log.info(
+            "tickwork stopped", extra={"action": events.WORKER_STOPPED, "worker": self.worker_id}
+        )
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, _frame: object) -> None:
+            log.info(
+                "signal %s: stopping (grace %ss)",
+                signal.Signals(signum).name,
+                self.settings.stop_grace.total_seconds(),
+                extra={"action": events.WORKER_STOPPING},
+            )
+            self._stop.set()
+            if self._engine is not None:
+                self._engine.wake()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def _asdict(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"

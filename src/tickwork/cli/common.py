@@ -1,0 +1,92 @@
+"""Shared pieces of the CLI: loading the app, errors to exit codes, tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tickwork.app import Tickwork
+from tickwork.config import load_config
+from tickwork.errors import (
+    ConfigError,
+    InvalidSpecError,
+    RunNotFoundError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
+    StoreUnavailableError,
+    TickworkError,
+)
+
+EXIT_OK, EXIT_REPORT, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="tickwork.toml (default: $TICKWORK_CONFIG, ./tickwork.toml or ./pyproject.toml).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
+    """Known errors become one clear stderr message and a meaningful exit code."""
+    try:
+        yield
+    except ConfigError as err:
+        fail(str(err), EXIT_INVALID)
+    except (ScheduleNotFoundError, RunNotFoundError) as err:
+        fail(str(err), EXIT_INVALID)
+    except (InvalidSpecError, ScheduleConflictError) as err:
+        fail(str(err), EXIT_INVALID)
+    except StoreUnavailableError as err:
+        fail(f"{err} (retrying later may help)", EXIT_UNAVAILABLE)
+    except TickworkError as err:
+        fail(str(err), EXIT_UNAVAILABLE if err.retryable else EXIT_INVALID)
+
+
+def load_app(config_path: str | None) -> Tickwork:
+    with errors_to_exit_codes():
+        return Tickwork(config=load_config(config_path))
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    grid = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*["" if cell is None else str(cell) for cell in row])
+    Console(soft_wrap=False).print(grid)
+
+
+def local(instant: datetime | None, tz: Any = None) -> str:
+    if instant is None:
+        return "-"
+    shown = instant.astimezone(tz) if tz is not None else instant
+    return shown.strftime("%Y-%m-%d %H:%M:%S %z")

@@ -1,0 +1,114 @@
+"""``tickwork run``, ``tickwork check`` and ``tickwork db upgrade``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from tickwork.cli.common import (
+    EXIT_INVALID,
+    config_option,
+    emit_json,
+    errors_to_exit_codes,
+    json_option,
+    load_app,
+    local,
+    table,
+)
+from tickwork.config import load_config
+from tickwork.errors import ConfigError
+from tickwork.logs import configure_logging
+from tickwork.scheduler import first_fire
+from tickwork.spec import ScheduleSpec, trigger_text
+
+
+@click.command("run")
+@config_option
+def run_command(config_path: str | None) -> None:
+    """Run scheduler and worker in this process until SIGINT/SIGTERM.
+
+    Config schedules are synced into the store first (new, changed, retired); on a signal no
+    new runs are claimed, running tasks get stop_grace, then their leases are released.
+    """
+    tw = load_app(config_path)
+    configure_logging(tw.settings.log_level)
+    with errors_to_exit_codes():
+        try:
+            tw.run()
+        finally:
+            tw.close()
+
+
+@click.command("check")
+@config_option
+@json_option
+def check_command(config_path: str | None, as_json: bool) -> None:
+    """Validate a configuration; list every problem (exit 2) or each schedule's next fire."""
+    try:
+        settings = load_config(config_path)
+    except ConfigError as err:
+        if as_json:
+            emit_json(
+                {
+                    "ok": False,
+                    "problems": [
+                        {
+                            "field": p.field,
+                            "value": p.value,
+                            "expected": p.expected,
+                            "message": str(p),
+                        }
+                        for p in err.problems
+                    ],
+                }
+            )
+        else:
+            click.echo(str(err), err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    now = datetime.now(UTC)
+    rows = []
+    for stored in settings.schedules:
+        spec = ScheduleSpec.from_stored(stored)
+        nxt = first_fire(spec, spec.start_at or now, now)
+        rows.append(
+            (
+                stored["name"],
+                trigger_text(stored),
+                stored["tz"],
+                local(nxt, spec.tz),
+                stored.get("task") or stored.get("command"),
+            )
+        )
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "config": str(settings.path),
+                "schedules": [
+                    {"name": r[0], "trigger": r[1], "tz": r[2], "next_fire": r[3], "runs": r[4]}
+                    for r in rows
+                ],
+            }
+        )
+        return
+    source = settings.path or "defaults (no config file found)"
+    click.echo(f"{source}: ok, {len(rows)} schedule{'s' if len(rows) != 1 else ''}")
+    if rows:
+        table(None, ["schedule", "trigger", "tz", "next fire", "runs"], rows)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@config_option
+def db_upgrade_command(config_path: str | None) -> None:
+    """Create or migrate the schema to the latest revision."""
+    tw = load_app(config_path)
+    with errors_to_exit_codes():
+        tw.store  # opening the store runs the migrations  # noqa: B018
+        click.echo(f"database at latest revision: {tw.settings.database_url}")
+        tw.close()

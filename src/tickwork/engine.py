@@ -1,0 +1,121 @@
+"""The engine loop: scheduler, worker and reaper, each stepped with one ``now``.
+
+One iteration reads the clock once and runs the steps this process has roles for; then it
+waits until the store's next wake-up, the next heartbeat or the poll interval, or until woken
+(a run finished, a run was triggered). Database outages make the loop back off and are logged
+once per outage, not per attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tickwork import events
+from tickwork.clock import Clock
+from tickwork.errors import StoreUnavailableError
+from tickwork.reaper import Reaper
+from tickwork.scheduler import Scheduler
+from tickwork.store.base import Store
+from tickwork.worker import Worker
+
+__all__ = ["Engine", "LoopSettings"]
+
+log = logging.getLogger("tickwork.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    poll_interval: timedelta = timedelta(seconds=1)
+    heartbeat_interval: timedelta = timedelta(seconds=10)
+    reap_interval: timedelta = timedelta(seconds=5)
+    backoff_max: timedelta = timedelta(seconds=30)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        worker_id: str,
+        scheduler: Scheduler | None = None,
+        worker: Worker | None = None,
+        reaper: Reaper | None = None,
+        settings: LoopSettings | None = None,
+    ) -> None:
+        self.store, self.clock, self.worker_id = store, clock, worker_id
+        self.scheduler, self.worker, self.reaper = scheduler, worker, reaper
+        self.settings = settings or LoopSettings()
+        self.wake_event = threading.Event()
+        self._next_heartbeat: datetime | None = None
+        self._next_reap: datetime | None = None
+        self._outage_since: datetime | None = None
+        self.last_iteration: datetime | None = None
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def run_once(self, now: datetime) -> int:
+        """One iteration of every step this engine has. Returns the work done (runs enqueued,
+        claimed or reclaimed)."""
+        done = 0
+        if self.reaper is not None and (self._next_reap is None or now >= self._next_reap):
+            done += len(self.reaper.run_once(now))
+            self._next_reap = now + self.settings.reap_interval
+        if self.scheduler is not None:
+            result = self.scheduler.run_once(now)
+            done += len(result.queued) + result.missed + result.skipped
+        if self.worker is not None:
+            if self._next_heartbeat is None or now >= self._next_heartbeat:
+                self.worker.heartbeat_once(now)
+                self.store.heartbeat_worker(self.worker_id, now)
+                self._next_heartbeat = now + self.settings.heartbeat_interval
+            done += self.worker.run_once(now)
+        elif self._next_heartbeat is None or now >= self._next_heartbeat:
+            self.store.heartbeat_worker(self.worker_id, now)
+            self._next_heartbeat = now + self.settings.heartbeat_interval
+        self.last_iteration = now
+        return done
+
+    def next_deadline(self, now: datetime) -> datetime:
+        """When the loop must look again, at the latest."""
+        deadline = now + self.settings.poll_interval
+        for candidate in (self._next_heartbeat, self._next_reap, self.store.next_wakeup(now)):
+            if candidate is not None and now < candidate < deadline:
+                deadline = candidate
+        return deadline
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set."""
+        backoff = timedelta(seconds=0.5)
+        while not stop.is_set():
+            self.wake_event.clear()  # a wake during this iteration makes the wait return at once
+            now = self.clock.now()
+            try:
+                done = self.run_once(now)
+                until = now if done else self.next_deadline(now)
+                if self._outage_since is not None:
+                    log.warning(
+                        "database reachable again",
+                        extra={
+                            "action": events.STORE_RECOVERED,
+                            "outage_s": (now - self._outage_since).total_seconds(),
+                        },
+                    )
+                    self._outage_since = None
+                    backoff = timedelta(seconds=0.5)
+            except StoreUnavailableError as err:
+                if self._outage_since is None:
+                    self._outage_since = now
+                    log.error(
+                        "database unavailable, retrying with backoff: %s",
+                        err,
+                        extra={"action": events.STORE_UNAVAILABLE},
+                    )
+                until = now + backoff
+                backoff = min(backoff * 2, self.settings.backoff_max)
+            if until > now and not stop.is_set():
+                self.clock.wait(until, self.wake_event)

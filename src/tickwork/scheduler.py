@@ -1,0 +1,103 @@
+"""Scheduler: turns due fire times into runs (or missed/skipped records), exactly once.
+
+``run_once(now)`` is one store transaction (``Store.enqueue_due``); ``plan`` is the pure
+decision for one schedule, handed to the store so the decision and its persistence share
+that transaction (DESIGN.md, Engine sketch).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import lru_cache
+
+from tickwork import events
+from tickwork.errors import InvalidSpecError
+from tickwork.model import ScheduleRow
+from tickwork.policies.catchup import plan_catchup
+from tickwork.spec import ScheduleSpec
+from tickwork.store.base import EnqueueResult, FireDecision, Store
+from tickwork.triggers import Trigger, jittered
+
+__all__ = ["Scheduler", "first_fire"]
+
+log = logging.getLogger("tickwork.scheduler")
+
+
+@lru_cache(maxsize=8192)
+def _trigger(spec: ScheduleSpec, anchor: datetime) -> Trigger:
+    return spec.trigger(anchor)
+
+
+def first_fire(spec: ScheduleSpec, anchor: datetime, now: datetime) -> datetime | None:
+    """The first nominal fire of a new or changed schedule: the first strictly after ``now``.
+    (An interval anchored at its creation first fires one period later, as in APScheduler;
+    one anchored at a future ``start_at`` fires at ``start_at``.)"""
+    return _trigger(spec, anchor).next_after(now)
+
+
+class Scheduler:
+    """Enqueues due runs for up to ``batch`` schedules per pass; cost follows what is due."""
+
+    def __init__(self, store: Store, *, batch: int = 500, max_fires: int = 1000) -> None:
+        self.store = store
+        self.batch = batch
+        self.max_fires = max_fires
+
+    def run_once(self, now: datetime) -> EnqueueResult:
+        result = self.store.enqueue_due(now, self.batch, self.plan)
+        if result.schedules:
+            log.debug(
+                "enqueued",
+                extra={
+                    "action": events.SCHEDULER_TICK,
+                    "schedules": result.schedules,
+                    "queued": len(result.queued),
+                    "missed": result.missed,
+                    "skipped": result.skipped,
+                    "conflicts": result.conflicts,
+                },
+            )
+        return result
+
+    def plan(self, row: ScheduleRow, now: datetime) -> FireDecision:
+        """Fires in [next_fire_at, now] (at most ``max_fires``), split by the catch-up policy;
+        a paused schedule records them as skipped."""
+        try:
+            spec = ScheduleSpec.from_stored(row.spec)
+            trigger = _trigger(spec, row.anchor)
+        except InvalidSpecError as err:  # e.g. a zone gone from the tz database
+            log.error(
+                "schedule %s cannot be evaluated: %s",
+                row.name,
+                err,
+                extra={"action": "schedule_invalid", "schedule": row.name},
+            )
+            return FireDecision(next_fire_at=None, last_fire_at=row.last_fire_at)
+        fires: list[datetime] = []
+        nxt = row.next_fire_at
+        while nxt is not None and nxt <= now and len(fires) < self.max_fires:
+            fires.append(nxt)
+            nxt = trigger.next_after(nxt)
+        last = fires[-1] if fires else row.last_fire_at
+        if row.paused:
+            return FireDecision(
+                skip=fires, next_fire_at=nxt, last_fire_at=last, reason="schedule paused"
+            )
+        plan = plan_catchup(
+            fires,
+            now,
+            spec.catchup,
+            grace=spec.misfire_grace,
+            window=spec.catchup_window,
+            limit=spec.catchup_limit,
+            superseded=nxt is not None and nxt <= now,
+        )
+        return FireDecision(
+            queue=[(n, jittered(row.name, n, spec.jitter)) for n in plan.queue],
+            miss=plan.miss,
+            next_fire_at=nxt,
+            last_fire_at=last,
+            max_attempts=spec.retry.max_attempts,
+            reason=f"missed: no scheduler ran at this fire time (catchup = {spec.catchup.value})",
+        )

@@ -1,0 +1,321 @@
+"""Schedule definitions: one validator for config tables, decorator arguments and the API.
+
+``validate_schedule(mapping)`` returns the normalised mapping that is stored (JSON-ready) or
+raises ``ConfigError`` listing every problem (schedule, key, value, expected).
+``ScheduleSpec.from_stored(mapping)`` gives the engine the parsed values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tickwork.durations import parse_duration
+from tickwork.errors import ConfigError, InvalidSpecError
+from tickwork.model import CatchupPolicy, OverlapPolicy
+from tickwork.policies.retry import RetryPolicy
+from tickwork.triggers import Trigger, build_trigger
+from tickwork.zones import load_zone, parse_instant
+
+__all__ = ["KEYS", "ScheduleSpec", "trigger_text", "validate_schedule", "validate_schedules"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+
+DEFAULTS: dict[str, Any] = {
+    "retries": 0,
+    "backoff": "10s",
+    "backoff_max": "10m",
+    "overlap": OverlapPolicy.skip.value,
+    "catchup": CatchupPolicy.latest.value,
+    "catchup_limit": 100,
+    "misfire_grace": "1m",
+    "isolated": False,
+    "shell": "/bin/sh",
+}
+
+# key -> what is expected, used in error messages and docs/configuration.md
+KEYS: dict[str, str] = {
+    "name": "a unique name of letters, digits, '.', '_' or '-' (at most 200)",
+    "cron": "a cron expression such as '0 3 * * *'",
+    "every": "a duration such as 15m or 1h30m",
+    "at": "an ISO 8601 instant with offset",
+    "tz": "an IANA time zone name",
+    "task": "'module:function' or the name of a task registered in code",
+    "command": "a shell command line",
+    "stdin": "text fed to the command's standard input",
+    "env": 'a table of NAME = "value" strings',
+    "shell": "the shell that runs command (default /bin/sh)",
+    "cwd": "a directory to run the command in",
+    "user": "the crontab user (recorded; commands run as tickwork's own user)",
+    "retries": "a whole number >= 0 (attempts = retries + 1)",
+    "backoff": "a duration: the delay before the first retry (doubles each retry)",
+    "backoff_max": "a duration: the longest delay between retries",
+    "timeout": "a duration: an attempt longer than this is timed out",
+    "overlap": "one of " + ", ".join(p.value for p in OverlapPolicy),
+    "catchup": "one of " + ", ".join(p.value for p in CatchupPolicy),
+    "catchup_window": "a duration: fires older than this are recorded missed",
+    "catchup_limit": "a whole number >= 0: at most this many missed fires run (catchup = all)",
+    "misfire_grace": "a duration: a fire at most this late is on time, not missed",
+    "jitter": "a duration: each fire is delayed by a fixed random share of it",
+    "start_at": "an ISO 8601 instant with offset: no fire before it",
+    "end_at": "an ISO 8601 instant with offset: no fire after it",
+    "isolated": "true or false: run the task in a child process (hard timeout)",
+    "description": "free text",
+}
+_DURATIONS = ("backoff", "backoff_max", "timeout", "catchup_window", "misfire_grace", "jitter")
+_STRINGS = (
+    "cron",
+    "every",
+    "at",
+    "tz",
+    "task",
+    "command",
+    "stdin",
+    "shell",
+    "cwd",
+    "user",
+    "description",
+)
+
+
+def validate_schedule(
+    raw: Mapping[str, Any], *, default_tz: str = "UTC", where: str | None = None
+) -> dict[str, Any]:
+    """The normalised stored form of one schedule table, or ``ConfigError``."""
+    problems: list[InvalidSpecError] = []
+    name = raw.get("name")
+    label = where or (f"schedule {name!r}" if isinstance(name, str) else "schedule")
+
+    def problem(key: str, message: str) -> None:
+        problems.append(
+            InvalidSpecError(
+                key,
+                raw.get(key),
+                KEYS.get(key, "a known key"),
+                message=f"{label}, key {key!r}: {message}",
+            )
+        )
+
+    for key in raw:
+        if key not in KEYS:
+            problems.append(
+                InvalidSpecError(
+                    key,
+                    raw[key],
+                    "one of " + ", ".join(KEYS),
+                    message=f"{label}: unknown key {key!r}",
+                )
+            )
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problem("name", f"bad name {name!r}" if name is not None else "missing")
+    for key in _STRINGS:
+        if key in raw and not isinstance(raw[key], str):
+            problem(key, f"must be text, got {type(raw[key]).__name__}")
+    out: dict[str, Any] = {k: v for k, v in raw.items() if k in KEYS}
+    out.setdefault("tz", default_tz)
+    for key, value in DEFAULTS.items():
+        out.setdefault(key, value)
+
+    def check(key: str, fn: Any) -> None:
+        if key in out and out[key] is not None and not any(p.field == key for p in problems):
+            try:
+                fn(out[key])
+            except InvalidSpecError as err:
+                problem(key, err.message)
+
+    check("tz", load_zone)
+    for key in _DURATIONS:
+        check(key, lambda v, k=key: parse_duration(v, k))
+    check("start_at", lambda v: parse_instant(v, "start_at"))
+    check("end_at", lambda v: parse_instant(v, "end_at"))
+    for key, enum in (("overlap", OverlapPolicy), ("catchup", CatchupPolicy)):
+        if out.get(key) not in {p.value for p in enum}:
+            problem(key, f"unknown policy {out.get(key)!r}")
+    for key in ("retries", "catchup_limit"):
+        value = out.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problem(key, f"{value!r} is not a whole number >= 0")
+    if not isinstance(out.get("isolated"), bool):
+        problem("isolated", f"{out.get('isolated')!r} is not true or false")
+    env = out.get("env", {})
+    if not isinstance(env, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        problem("env", "must map names to text values")
+    if ("task" in out) == ("command" in out):
+        problems.append(
+            InvalidSpecError(
+                "task",
+                out.get("task") or out.get("command"),
+                "exactly one of task or command",
+                message=f"{label}: needs exactly one of 'task' or 'command'",
+            )
+        )
+    elif "task" in out and isinstance(out["task"], str) and not TASK_RE.match(out["task"]):
+        problem("task", f"bad task reference {out['task']!r}")
+    if out.get("isolated") and "command" in out:
+        problem("isolated", "only tasks can be isolated; commands always run in a process")
+    if not problems:
+        try:
+            spec = ScheduleSpec.from_stored(out)
+            spec.trigger(anchor=spec.start_at or parse_instant("2000-01-01T00:00:00+00:00"))
+        except InvalidSpecError as err:
+            key = err.field if err.field in KEYS else ("cron" if "cron" in out else "trigger")
+            problems.append(
+                InvalidSpecError(
+                    key,
+                    err.value,
+                    err.expected,
+                    message=f"{label}, key {key!r}: {err.message}",
+                    source=err.source,
+                )
+            )
+    if problems:
+        raise ConfigError(problems, source=label)
+    return out
+
+
+def validate_schedules(
+    tables: Sequence[object], *, default_tz: str = "UTC", source: str = "config"
+) -> list[dict[str, Any]]:
+    """Validate every table (all problems reported at once) and check names are unique."""
+    problems: list[InvalidSpecError] = []
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, table in enumerate(tables):
+        if not isinstance(table, Mapping):
+            problems.append(
+                InvalidSpecError(
+                    "schedule", table, "a table", message=f"schedule #{index + 1} is not a table"
+                )
+            )
+            continue
+        try:
+            spec = validate_schedule(table, default_tz=default_tz)
+        except ConfigError as err:
+            problems.extend(err.problems)
+            continue
+        if spec["name"] in seen:
+            problems.append(
+                InvalidSpecError(
+                    "name",
+                    spec["name"],
+                    "a name used by one schedule only",
+                    message=f"schedule {spec['name']!r}: name defined twice",
+                )
+            )
+        seen.add(spec["name"])
+        result.append(spec)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """The parsed, engine-facing view of a stored schedule mapping."""
+
+    name: str
+    cron: str | None
+    every: str | None
+    at: str | None
+    tz: ZoneInfo
+    task: str | None
+    command: str | None
+    stdin: str | None
+    env: tuple[tuple[str, str], ...]
+    shell: str
+    cwd: str | None
+    retry: RetryPolicy
+    timeout: timedelta | None
+    overlap: OverlapPolicy
+    catchup: CatchupPolicy
+    catchup_window: timedelta | None
+    catchup_limit: int
+    misfire_grace: timedelta
+    jitter: timedelta
+    start_at: datetime | None
+    end_at: datetime | None
+    isolated: bool
+
+    @staticmethod
+    def from_stored(stored: Mapping[str, Any]) -> ScheduleSpec:
+        return _parse(_freeze(stored))
+
+    def trigger(self, anchor: datetime) -> Trigger:
+        return build_trigger(
+            cron=self.cron,
+            every=self.every,
+            at=self.at,
+            tz=self.tz,
+            anchor=anchor,
+            start_at=self.start_at,
+            end_at=self.end_at,
+        )
+
+
+def _freeze(stored: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(
+        sorted(
+            (k, tuple(sorted(v.items())) if isinstance(v, Mapping) else v)
+            for k, v in stored.items()
+        )
+    )
+
+
+@lru_cache(maxsize=4096)
+def _parse(frozen: tuple[tuple[str, Any], ...]) -> ScheduleSpec:
+    m = {**DEFAULTS, **dict(frozen)}
+
+    def duration(key: str) -> timedelta | None:
+        value = m.get(key)
+        return None if value is None else parse_duration(value, key)
+
+    def instant(key: str) -> datetime | None:
+        value = m.get(key)
+        return None if value is None else parse_instant(value, key)
+
+    retries = int(m["retries"])
+    return ScheduleSpec(
+        name=m["name"],
+        cron=m.get("cron"),
+        every=m.get("every"),
+        at=m.get("at"),
+        tz=load_zone(m.get("tz") or "UTC"),
+        task=m.get("task"),
+        command=m.get("command"),
+        stdin=m.get("stdin"),
+        env=tuple(m.get("env") or ()),
+        shell=m["shell"],
+        cwd=m.get("cwd"),
+        retry=RetryPolicy(
+            max_attempts=retries + 1,
+            backoff=duration("backoff") or timedelta(0),
+            backoff_max=duration("backoff_max") or timedelta(0),
+        ),
+        timeout=duration("timeout"),
+        overlap=OverlapPolicy(m["overlap"]),
+        catchup=CatchupPolicy(m["catchup"]),
+        catchup_window=duration("catchup_window"),
+        catchup_limit=int(m["catchup_limit"]),
+        misfire_grace=duration("misfire_grace") or timedelta(0),
+        jitter=duration("jitter") or timedelta(0),
+        start_at=instant("start_at"),
+        end_at=instant("end_at"),
+        isolated=bool(m["isolated"]),
+    )
+
+
+def trigger_text(stored: Mapping[str, Any]) -> str:
+    """How a stored schedule's trigger reads in tables: the cron text, every X or at T."""
+    if stored.get("cron"):
+        return str(stored["cron"])
+    if stored.get("every"):
+        return f"every {stored['every']}"
+    return f"at {stored.get('at')}"

@@ -1,0 +1,250 @@
+"""Worker: claim due runs, execute them with bounded concurrency, heartbeat, record results.
+
+Every write after the claim is fenced on the lease (``Store.finish``/``extend_lease``): a
+worker whose lease was reclaimed cannot overwrite the new attempt's result; it logs and drops
+its own (DESIGN.md, Engine sketch).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tickwork import events
+from tickwork.clock import Clock
+from tickwork.context import TaskContext
+from tickwork.errors import InvalidSpecError, TickworkError
+from tickwork.executors import Execution, Executors
+from tickwork.model import ClaimedRun, Outcome, RunState
+from tickwork.policies.retry import next_attempt_at
+from tickwork.spec import ScheduleSpec
+from tickwork.store.base import Store
+from tickwork.tasks import TaskRegistry
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("tickwork.worker")
+
+_RETRYABLE = frozenset({RunState.failed, RunState.timed_out})
+
+
+@dataclass
+class _InFlight:
+    claimed: ClaimedRun
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lost: bool = False  # the lease was taken away (reclaimed, cancelled, released)
+
+
+class Worker:
+    """Runs claimed runs in a pool of ``concurrency`` threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        tasks: TaskRegistry,
+        executors: Executors,
+        clock: Clock,
+        *,
+        worker_id: str,
+        concurrency: int = 4,
+        lease: timedelta = timedelta(seconds=30),
+        on_idle_slot: Callable[[], None] | None = None,
+    ) -> None:
+        self.store, self.tasks, self.executors, self.clock = store, tasks, executors, clock
+        self.worker_id = worker_id
+        self.concurrency = concurrency
+        self.lease = lease
+        self._on_idle_slot = on_idle_slot
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tickwork")
+        self._inflight: dict[int, _InFlight] = {}
+        self._changed = threading.Condition()
+        self._stopping = False
+
+    # -- loop steps ----------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        with self._changed:
+            return 0 if self._stopping else self.concurrency - len(self._inflight)
+
+    def run_once(self, now: datetime) -> int:
+        """Claim as many due runs as there are free slots and start them. Returns how many."""
+        slots = self.free_slots()
+        if slots <= 0:
+            return 0
+        claimed = self.store.claim(self.worker_id, now, self.lease, slots)
+        for item in claimed:
+            flight = _InFlight(item)
+            with self._changed:
+                self._inflight[item.run.id] = flight
+            self._pool.submit(self._execute, flight)
+        return len(claimed)
+
+    def heartbeat_once(self, now: datetime) -> None:
+        """Extend the lease of every run in flight; stop those whose lease was taken away."""
+        with self._changed:
+            flights = list(self._inflight.values())
+        for flight in flights:
+            if flight.lost:
+                continue
+            if not self.store.extend_lease(flight.claimed.run.id, self.worker_id, now, self.lease):
+                flight.lost = True
+                flight.cancel.set()
+                log.warning(
+                    "lease lost; stopping the attempt",
+                    extra=_extra(flight.claimed, action=events.RUN_FENCED_OUT),
+                )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def in_flight(self) -> int:
+        with self._changed:
+            return len(self._inflight)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no run is in flight (True) or ``timeout`` real seconds passed."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._inflight, timeout)
+
+    def stop(self, grace: float) -> None:
+        """Graceful stop: no new claims; running tasks get ``grace`` seconds, then their
+        leases are released for another worker and their results dropped."""
+        with self._changed:
+            self._stopping = True
+        log.info(
+            "worker stopping",
+            extra={
+                "action": events.WORKER_STOPPING,
+                "in_flight": self.in_flight(),
+                "grace_s": grace,
+            },
+        )
+        if not self.wait_idle(grace):
+            with self._changed:
+                flights = list(self._inflight.values())
+            now = self.clock.now()
+            for flight in flights:
+                flight.lost = True
+                flight.cancel.set()
+                try:
+                    self.store.release(flight.claimed.run.id, self.worker_id, now)
+                except TickworkError as err:
+                    log.error("could not release run %s: %s", flight.claimed.run.id, err)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    def _execute(self, flight: _InFlight) -> None:
+        claimed = flight.claimed
+        try:
+            outcome = self._attempt(flight)
+            self._record(flight, outcome)
+        except Exception:  # never kill a pool thread; the lease expiry recovers the run
+            log.exception(
+                "worker failed to record run %s",
+                claimed.run.id,
+                extra=_extra(claimed, action="worker_error"),
+            )
+        finally:
+            with self._changed:
+                self._inflight.pop(claimed.run.id, None)
+                self._changed.notify_all()
+            if self._on_idle_slot is not None:
+                self._on_idle_slot()
+
+    def _attempt(self, flight: _InFlight) -> Outcome:
+        run = flight.claimed.run
+        try:
+            spec = ScheduleSpec.from_stored(flight.claimed.spec)
+            execution = self._execution(flight.claimed, spec)
+        except InvalidSpecError as err:
+            return Outcome(RunState.failed, error=str(err))
+        context = TaskContext(
+            run_id=run.id,
+            schedule=run.schedule,
+            attempt=run.attempt,
+            nominal_fire=run.nominal_fire,
+            idempotency_key=run.idempotency_key,
+            logger=logging.LoggerAdapter(
+                logging.getLogger("tickwork.task"), _extra(flight.claimed)
+            ),
+            cancelled=flight.cancel,
+        )
+        log.info("run started", extra=_extra(flight.claimed, action=events.RUN_CLAIMED))
+        return self.executors.execute(execution, context, flight.cancel)
+
+    def _execution(self, claimed: ClaimedRun, spec: ScheduleSpec) -> Execution:
+        run = claimed.run
+        target = None
+        if spec.task is not None and not spec.isolated:
+            target = self.tasks.resolve(spec.task)
+        elif spec.task is not None:
+            self.tasks.resolve(spec.task)  # fail early and clearly when it cannot be imported
+        return Execution(
+            run_id=run.id,
+            schedule=run.schedule,
+            attempt=run.attempt,
+            nominal_fire=run.nominal_fire,
+            idempotency_key=run.idempotency_key,
+            target=target,
+            task_ref=spec.task,
+            command=spec.command,
+            stdin=spec.stdin,
+            env=dict(spec.env),
+            shell=spec.shell,
+            cwd=spec.cwd,
+            timeout=spec.timeout,
+            isolated=spec.isolated,
+        )
+
+    def _record(self, flight: _InFlight, outcome: Outcome) -> None:
+        claimed = flight.claimed
+        run = claimed.run
+        if flight.lost:
+            log.warning(
+                "result dropped: lease no longer held",
+                extra=_extra(claimed, action=events.RUN_FENCED_OUT, state=outcome.state),
+            )
+            return
+        now = self.clock.now()
+        retry_at = None
+        if outcome.state in _RETRYABLE:
+            spec = ScheduleSpec.from_stored(claimed.spec)
+            if run.attempt < run.max_attempts:
+                retry_at = next_attempt_at(now, run.attempt, spec.retry, run.idempotency_key)
+        written = self.store.finish(run.id, self.worker_id, now, outcome, retry_at=retry_at)
+        if not written:
+            log.warning(
+                "result dropped: lease no longer held",
+                extra=_extra(claimed, action=events.RUN_FENCED_OUT, state=outcome.state),
+            )
+            return
+        action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"
+        level = logging.INFO if outcome.state is RunState.succeeded else logging.WARNING
+        log.log(
+            level,
+            "run %s",
+            "retry scheduled" if retry_at else outcome.state.value,
+            extra=_extra(
+                claimed,
+                action=action,
+                state=outcome.state,
+                duration_s=outcome.duration.total_seconds() if outcome.duration else None,
+                retry_at=retry_at.isoformat() if retry_at else None,
+                error=outcome.error,
+            ),
+        )
+
+
+def _extra(claimed: ClaimedRun, **more: object) -> dict[str, object]:
+    run = claimed.run
+    return {
+        "run_id": run.id,
+        "schedule": run.schedule,
+        "attempt": run.attempt,
+        "nominal_fire": run.nominal_fire.isoformat(),
+        **more,
+    }
