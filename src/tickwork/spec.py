@@ -132,6 +132,8 @@ def validate_schedule(
     check("tz", load_zone)
     for key in _DURATIONS:
         check(key, lambda v, k=key: parse_duration(v, k))
+    check("every", lambda v: parse_duration(v, "every"))
+    check("at", lambda v: parse_instant(v, "at"))
     check("start_at", lambda v: parse_instant(v, "start_at"))
     check("end_at", lambda v: parse_instant(v, "end_at"))
     for key, enum in (("overlap", OverlapPolicy), ("catchup", CatchupPolicy)):
@@ -148,6 +150,15 @@ def validate_schedule(
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         problem("env", "must map names to text values")
+    triggers = [key for key in ("cron", "every", "at") if key in out]
+    if len(triggers) != 1:
+        problems.append(
+            InvalidSpecError(
+                "trigger", ", ".join(triggers) or None, "exactly one of cron, every or at",
+                message=f"{label}: needs exactly one of 'cron', 'every' or 'at'"
+                + (f", got {' and '.join(triggers)}" if triggers else ""),
+            )
+        )
     if ("task" in out) == ("command" in out):
         problems.append(
             InvalidSpecError(

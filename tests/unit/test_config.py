@@ -1,0 +1,136 @@
+"""Config and schedule validation: every problem reported with schedule, key, value and
+what was expected; nothing is accepted half-valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tickwork.config import load_config
+from tickwork.errors import ConfigError
+from tickwork.spec import ScheduleSpec, validate_schedule
+
+GOOD = """
+[tickwork]
+database_url = "sqlite:///tw.db"
+timezone = "Europe/Berlin"
+concurrency = 8
+
+[[schedule]]
+name = "nightly-report"
+cron = "0 3 * * *"
+command = "make report"
+retries = 3
+timeout = "10m"
+
+[[schedule]]
+name = "poll"
+every = "15m"
+task = "myapp.jobs:poll"
+tz = "UTC"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "tickwork.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads_with_defaults_filled_in(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, GOOD), environ={})
+    assert settings.database_url == "sqlite:///tw.db" and settings.concurrency == 8
+    report, poll = settings.schedules
+    assert report["tz"] == "Europe/Berlin"  # the config's default zone
+    assert (report["retries"], report["overlap"], report["catchup"]) == (3, "skip", "latest")
+    assert poll["tz"] == "UTC"
+    spec = ScheduleSpec.from_stored(report)
+    assert spec.retry.max_attempts == 4 and spec.timeout is not None
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, GOOD),
+                           environ={"TICKWORK_DATABASE_URL": "sqlite:///other.db"})
+    assert settings.database_url == "sqlite:///other.db"
+
+
+def test_pyproject_tool_table_is_read(tmp_path: Path) -> None:
+    text = """
+[tool.tickwork]
+timezone = "UTC"
+
+[[tool.tickwork.schedule]]
+name = "a"
+cron = "@daily"
+command = "true"
+"""
+    settings = load_config(write(tmp_path, text, "pyproject.toml"), environ={})
+    assert [s["name"] for s in settings.schedules] == ["a"]
+
+
+BAD = """
+[tickwork]
+concurrency = 0
+colour = "blue"
+
+[[schedule]]
+name = "bad-cron"
+cron = "61 * * * *"
+command = "true"
+
+[[schedule]]
+name = "bad zone"
+cron = "0 3 * * *"
+tz = "Mars/Olympus"
+task = "x:y"
+overlap = "sometimes"
+
+[[schedule]]
+name = "both"
+every = "15m"
+at = "2026-12-24T18:00:00+01:00"
+command = "true"
+task = "a:b"
+
+[[schedule]]
+name = "bad-cron"
+every = "fortnightly"
+command = "true"
+retries = -1
+"""
+
+
+def test_every_problem_is_listed_with_schedule_key_value_and_expected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, BAD), environ={})
+    text = str(caught.value)
+    problems = {(p.field, str(p.value)) for p in caught.value.problems}
+    assert ("concurrency", "0") in problems
+    assert ("colour", "blue") in problems
+    assert "schedule 'bad-cron', key 'cron': minute value 61 is out of range" in text
+    assert "expected 0-59" in text
+    assert ("name", "bad zone") in problems
+    assert ("tz", "Mars/Olympus") in problems
+    assert ("overlap", "sometimes") in problems
+    assert ("trigger", "every, at") in problems or any("conflicting" in str(p) for p in
+                                                      caught.value.problems)
+    assert ("every", "fortnightly") in problems and ("retries", "-1") in problems
+    assert all(not p.retryable for p in caught.value.problems)
+
+
+def test_unknown_schedule_key_is_an_error_not_ignored() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'cronn'"):
+        validate_schedule({"name": "a", "cronn": "* * * * *", "command": "true"})
+
+
+def test_never_firing_expression_is_rejected_at_definition() -> None:
+    with pytest.raises(ConfigError, match="never fires"):
+        validate_schedule({"name": "feb30", "cron": "0 0 30 2 *", "command": "true"})
+
+
+def test_missing_file_and_bad_toml_are_specific(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml", environ={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[[schedule]\nname="), environ={})
