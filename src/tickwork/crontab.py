@@ -1,11 +1,11 @@
 """Crontab files to tickwork schedules: ``parse_crontab`` reads, ``to_toml`` writes.
 
-Pure: text in, data out (no file, clock or environment access; ``tickwork import-crontab`` in
-``tickwork.cli.import_cmd`` reads the file). The reference is crontab(5) as cronie 1.7 and
-Debian's Vixie cron 3.0 implement it; where they differ, cronie's line-by-line reading is
-followed (a bad line is reported, the rest still imports). A line is either imported as a
-``CrontabEntry`` or reported as a ``CrontabProblem`` with its number: nothing is dropped
-silently. Decisions:
+Pure: text in, data out (no clock or environment access, no file read but the tz database;
+``tickwork import-crontab`` in ``tickwork.cli.import_cmd`` reads the crontab). The reference
+is crontab(5) as cronie 1.7 and Debian's Vixie cron 3.0 implement it; where they differ,
+cronie's line-by-line reading is followed (a bad line is reported, the rest still imports).
+A line is either imported as a ``CrontabEntry`` or reported as a ``CrontabProblem`` with its
+number: nothing is dropped silently. Decisions:
 
 * Formats. User crontabs: ``m h dom mon dow command``. System crontabs (``/etc/crontab``,
   ``/etc/cron.d/*``): ``m h dom mon dow user command``; the caller says which (``system=``).
@@ -56,6 +56,7 @@ silently. Decisions:
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -104,7 +105,8 @@ class CrontabEntry:
     ``command`` and ``stdin`` are the result of ``%`` processing; ``env`` holds the variables
     the file set above the line (not MAILTO or CRON_TZ); ``user`` is the system crontab's
     user field; ``tz`` the zone from CRON_TZ (or TZ); ``mailto`` the MAILTO in effect;
-    ``notes`` are remarks for the person reviewing the import.
+    ``notes`` are remarks for the person reviewing the import; ``written`` is the command as
+    the crontab wrote it, when ``%`` processing changed it.
     """
 
     line: int
@@ -116,6 +118,7 @@ class CrontabEntry:
     tz: str | None = None
     mailto: str | None = None
     notes: tuple[str, ...] = ()
+    written: str | None = None
 
     @property
     def shell(self) -> str | None:
@@ -276,9 +279,8 @@ class _Reader:
         if stdin is not None:
             notes.append(
                 "the command has an unescaped '%': cron runs the text before it and feeds "
-                "the rest as stdin (crontab(5)); write '\\%' for a literal %. As written:"
+                "the rest as stdin (crontab(5)); write '\\%' for a literal %"
             )
-            notes.append(raw_command)
         self.entries.append(
             CrontabEntry(
                 line=number,
@@ -290,6 +292,7 @@ class _Reader:
                 tz=zone.name if zone else None,
                 mailto=self.mailto,
                 notes=tuple(notes),
+                written=raw_command if raw_command != command else None,
             )
         )
 
@@ -447,10 +450,10 @@ def _schedule_problem(cron: str, tz: tzinfo | None) -> str | None:
                 low, high = _weekday(match["lo"]), _weekday(match["hi"])
                 if high == 0 and low > 0:
                     return (
-                        f"day-of-week range {item!r} ends on Sunday written as 0/SUN: "
-                        f"tickwork reads it as {low}-7 (through Sunday), crons disagree "
-                        "(cronie 1.7 and Debian cron build an empty set); write "
-                        f"{low}-7 for through Sunday"
+                        f"day-of-week range {item!r} ends with Sunday as 0/SUN: tickwork "
+                        f"reads it as {low}-7 (through Sunday), but crons differ (cronie 1.7 "
+                        "and Debian cron read it as an empty range, so it never matched); "
+                        f"write {low}-7 if you mean through Sunday"
                     )
     return None
 
@@ -504,9 +507,9 @@ def to_toml(result: CrontabResult, source_name: str) -> str:
     """
     out = [
         f"# Imported from {_comment(source_name)} by tickwork import-crontab",
-        "# Schedules without tz run in tickwork's default zone (UTC unless the config sets",
-        "# one); cron ran them in the system's zone. env holds only what the crontab set:",
-        "# cron also set HOME, LOGNAME, SHELL=/bin/sh and a default PATH.",
+        "# Schedules without tz run in the [tickwork] timezone (UTC unless set); cron ran",
+        "# them in the system's zone. env holds only what the crontab set: cron also set",
+        "# HOME, LOGNAME, SHELL=/bin/sh and a default PATH. user is recorded, not switched to.",
     ]
     taken: set[str] = set()
     for entry in result.entries:
@@ -519,7 +522,10 @@ def to_toml(result: CrontabResult, source_name: str) -> str:
                 if entry.mailto
                 else '# MAILTO="": cron mailed nothing for this job'
             )
-        out += [f"# {_comment(note)}" for note in entry.notes]
+        for note in entry.notes:
+            out += _wrapped(note, "# ", "# ")
+        if entry.written is not None:
+            out.append(f"# as written in the crontab: {_comment(entry.written)}")
         out.append(f"name = {_string(name)}")
         out.append(f"cron = {_string(entry.cron)}")
         if entry.tz is not None:
@@ -538,7 +544,7 @@ def to_toml(result: CrontabResult, source_name: str) -> str:
         count = len(result.problems)
         out += ["", f"# Not imported: {count} line{'s' if count != 1 else ''}."]
         for problem in sorted(result.problems, key=lambda p: p.line):
-            out.append(f"# line {problem.line}: {_comment(problem.message)}")
+            out += _wrapped(problem.message, f"# line {problem.line}: ", "#   ")
             out.append(f"#     {_comment(problem.text)}")
     return "\n".join(out) + "\n"
 
@@ -587,6 +593,18 @@ def _string(text: str) -> str:
         else:
             parts.append(char)
     return '"' + "".join(parts) + '"'
+
+
+def _wrapped(text: str, first: str, rest: str) -> list[str]:
+    lines = textwrap.wrap(
+        _comment(text),
+        width=96,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return lines or [first.rstrip()]
 
 
 def _key(name: str) -> str:
