@@ -84,15 +84,18 @@ class Tickwork:
     # -- definitions ---------------------------------------------------------------------
 
     def task(self, fn: F | None = None, *, name: str | None = None, **schedule: Any) -> Any:
-        """Register a callable; with ``cron=``, ``every=`` or ``at=`` also a schedule that runs
+        """Register a callable (under ``name``, default ``module:qualname``); with ``cron=``,
+        ``every=`` or ``at=`` also a schedule of that name (default: the function's) that runs
         it. Other keyword arguments are the schedule keys of tickwork.toml (retries, timeout,
         overlap, catchup, jitter, tz, ...). Invalid arguments raise ``ConfigError`` here."""
 
         def register(target: F) -> F:
-            ref = task_name(target)
+            # The stored reference: the given name, else module:qualname of the callable.
+            ref = name or task_name(target)
             self.tasks.register(ref, target)
             if schedule:
-                self.add_schedule(name=name or target.__name__, task=ref, **schedule)
+                label = name or getattr(target, "__name__", type(target).__name__)
+                self.add_schedule(name=label, task=ref, **schedule)
             return target
 
         return register(fn) if fn is not None else register

@@ -62,6 +62,12 @@ class Engine:
         """One iteration of every step this engine has. Returns the work done (runs enqueued,
         claimed or reclaimed)."""
         done = 0
+        # Heartbeats first: our own leases are extended before any reaper looks at them.
+        if self._next_heartbeat is None or now >= self._next_heartbeat:
+            if self.worker is not None:
+                self.worker.heartbeat_once(now)
+            self.store.heartbeat_worker(self.worker_id, now)
+            self._next_heartbeat = now + self.settings.heartbeat_interval
         if self.reaper is not None and (self._next_reap is None or now >= self._next_reap):
             done += len(self.reaper.run_once(now))
             self._next_reap = now + self.settings.reap_interval
@@ -69,14 +75,7 @@ class Engine:
             result = self.scheduler.run_once(now)
             done += len(result.queued) + result.missed + result.skipped
         if self.worker is not None:
-            if self._next_heartbeat is None or now >= self._next_heartbeat:
-                self.worker.heartbeat_once(now)
-                self.store.heartbeat_worker(self.worker_id, now)
-                self._next_heartbeat = now + self.settings.heartbeat_interval
             done += self.worker.run_once(now)
-        elif self._next_heartbeat is None or now >= self._next_heartbeat:
-            self.store.heartbeat_worker(self.worker_id, now)
-            self._next_heartbeat = now + self.settings.heartbeat_interval
         self.last_iteration = now
         return done
 

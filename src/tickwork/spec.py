@@ -25,7 +25,7 @@ from tickwork.zones import load_zone, parse_instant
 __all__ = ["KEYS", "ScheduleSpec", "trigger_text", "validate_schedule", "validate_schedules"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[\w.<>]+)?$")  # <locals> for tasks defined in functions
 
 DEFAULTS: dict[str, Any] = {
     "retries": 0,

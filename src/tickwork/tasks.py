@@ -13,7 +13,8 @@ __all__ = ["TaskRegistry", "task_name"]
 
 def task_name(fn: Callable[..., Any]) -> str:
     """``module:qualname``, the reference a stored schedule keeps for a callable."""
-    return f"{fn.__module__}:{fn.__qualname__}"
+    qualname = getattr(fn, "__qualname__", type(fn).__qualname__)
+    return f"{fn.__module__}:{qualname}"
 
 
 class TaskRegistry:
