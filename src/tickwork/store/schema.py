@@ -117,7 +117,8 @@ runs = Table(
     ),
     Index(None, "state", "due_at"),
     Index(None, "schedule_id", "state"),
-    Index(None, "schedule", "id"),
+    # Named by hand: the convention would call it ix_tw_runs_schedule_id, read as schedule_id.
+    Index("ix_tw_runs_schedule_name_id", "schedule", "id"),
     Index(None, "finished_at"),
 )
 

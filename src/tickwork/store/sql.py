@@ -1,0 +1,1043 @@
+"""The SQL both stores share: Core statements and the domain logic of every ``Store`` method.
+
+``SQLStore`` implements ``tickwork.store.base.Store`` once. What differs between databases is
+a handful of named hooks that a small subclass provides (``SQLiteStore`` now, a PostgreSQL
+store next), never ``if dialect == ...`` in here:
+
+- ``_dialect_insert``: the dialect's ``INSERT`` with ``ON CONFLICT`` (insert-ignore, upsert);
+- ``_lock``: how a transaction keeps other writers off the rows it read (PostgreSQL:
+  ``FOR UPDATE [SKIP LOCKED]``; SQLite: nothing, ``BEGIN IMMEDIATE`` already holds the lock);
+- ``_write_options``: execution options of write transactions (SQLite: ``BEGIN IMMEDIATE``);
+- ``_write_turn``: waits for this process's turn to write (SQLite: one writer per file);
+- ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry".
+
+Every public method is one transaction (``prune``: one per batch) and never reads the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.dml import Insert
+
+from tickwork import events
+from tickwork.errors import (
+    InvalidSpecError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
+    StoreUnavailableError,
+)
+from tickwork.model import (
+    TERMINAL_STATES,
+    WAITING_STATES,
+    ClaimedRun,
+    Outcome,
+    OverlapPolicy,
+    Run,
+    RunEvent,
+    RunState,
+    ScheduleRow,
+    WorkerInfo,
+)
+from tickwork.policies.overlap import OverlapAction, decide_overlap
+from tickwork.store import migrations
+from tickwork.store.base import (
+    EnqueueResult,
+    FireDecision,
+    FirePlanner,
+    RunFilter,
+    ScheduleUpsert,
+    SyncReport,
+)
+from tickwork.store.schema import run_events, runs, schedules, workers
+
+__all__ = ["SQLStore"]
+
+SOURCES = ("config", "code", "api")
+DEFAULT_OVERLAP = OverlapPolicy.skip
+OUTCOME_EVENTS: Mapping[RunState, str] = {
+    RunState.succeeded: events.RUN_SUCCEEDED,
+    RunState.failed: events.RUN_FAILED,
+    RunState.timed_out: events.RUN_TIMED_OUT,
+    RunState.cancelled: events.RUN_CANCELLED,
+}
+RECORD_EVENTS: Mapping[RunState, str] = {
+    RunState.missed: events.RUN_MISSED,
+    RunState.skipped: events.RUN_SKIPPED,
+}
+OVERLAP_SKIPPED = "overlap: previous run still going"
+OVERLAP_CANCELLED = "cancelled by a newer fire (overlap cancel_other)"
+LEASE_LOST = "lease expired: worker lost"
+# A manual trigger's nominal fire is ``now``; when that instant already has a run of the
+# schedule (a fire at the same instant, a second trigger), it moves on by a microsecond.
+TRIGGER_NUDGE = timedelta(microseconds=1)
+TRIGGER_TRIES = 1000
+
+
+class SQLStore(ABC):
+    """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
+
+    def __init__(self, engine: Engine, *, label: str) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**self._write_options())
+        self._label = label  # names the database in error messages
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._label}>"
+
+    # -- dialect hooks -------------------------------------------------------------------
+
+    @abstractmethod
+    def _dialect_insert(self, table: Table) -> Any:
+        """The dialect's ``insert(table)``, with ``on_conflict_do_nothing``/``_do_update``."""
+
+    @abstractmethod
+    def _lock(self, stmt: Select[Any], *, skip_locked: bool) -> Select[Any]:
+        """``stmt`` made to lock the rows it reads until the transaction ends. With
+        ``skip_locked`` rows another transaction holds are left out instead of waited for."""
+
+    @abstractmethod
+    def _unavailable_reason(self, exc: DBAPIError) -> str | None:
+        """Why the database is unavailable (locked, unreachable, I/O), or None when ``exc``
+        is some other error (a bug or a constraint saying no)."""
+
+    def _write_options(self) -> dict[str, Any]:
+        """Execution options of write transactions."""
+        return {}
+
+    def _write_turn(self, action: str) -> AbstractContextManager[None]:
+        """Held around each write transaction; a database with row locks needs nothing."""
+        return nullcontext()
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool) -> Iterator[Connection]:
+        """One transaction; commits when the block ends, rolls back when it raises.
+
+        Driver errors that mean "unavailable" become ``StoreUnavailableError`` naming
+        ``action``; a value a column type refused (a naive datetime) is re-raised as is.
+        """
+        engine = self._writer if write else self._engine
+        try:
+            with self._write_turn(action) if write else nullcontext(), engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            reason = self._unavailable_reason(exc)
+            if reason is None:
+                raise
+            raise StoreUnavailableError(
+                f"{self._label}: could not {action}: {reason}; retrying later can help"
+            ) from exc
+        except StatementError as exc:
+            if isinstance(exc.orig, ValueError):
+                raise exc.orig from exc
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Migrate the schema to the newest revision in one write transaction (idempotent)."""
+        with self._transaction("migrate the schema", write=True) as conn:
+            migrations.upgrade(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def sync_schedules(
+        self, items: Sequence[ScheduleUpsert], source: str, now: datetime
+    ) -> SyncReport:
+        """Make the stored schedules of ``source`` equal to ``items`` (see ``Store``).
+
+        Specs are compared by JSON value. A retired schedule that comes back is reported
+        ``changed`` and takes the item's next fire and anchor, like a changed spec. Bad input
+        (unknown source, duplicate names, a spec that is not JSON or whose ``overlap`` or
+        ``retries`` the store cannot act on, naive instants) raises before anything is written.
+        """
+        _aware(now, "now")
+        if source not in SOURCES:
+            raise InvalidSpecError("source", source, "one of " + ", ".join(SOURCES))
+        wanted: dict[str, tuple[ScheduleUpsert, str]] = {}
+        for item in items:
+            if item.name in wanted:
+                raise InvalidSpecError(
+                    "name", item.name, "each schedule name once per source", source=source
+                )
+            _aware(item.anchor, "anchor")
+            if item.next_fire_at is not None:
+                _aware(item.next_fire_at, "next_fire_at")
+            wanted[item.name] = (item, _check_spec(item.name, item.spec))
+        added: list[str] = []
+        changed: list[str] = []
+        unchanged: list[str] = []
+        with self._transaction("sync schedules", write=True) as conn:
+            stmt = select(schedules).where(
+                or_(schedules.c.name.in_(list(wanted)), schedules.c.source == source)
+            )
+            found = conn.execute(self._lock(stmt, skip_locked=False)).mappings()
+            stored = {r["name"]: r for r in found}
+            for name, owned in stored.items():
+                if name in wanted and owned["source"] != source:
+                    raise ScheduleConflictError(name, owned["source"], source)
+            for name, (item, canonical) in wanted.items():
+                row = stored.get(name)
+                if row is None:
+                    conn.execute(
+                        schedules.insert().values(
+                            name=name,
+                            spec=item.spec,
+                            source=source,
+                            paused=False,
+                            retired=False,
+                            next_fire_at=item.next_fire_at,
+                            last_fire_at=None,
+                            anchor=item.anchor,
+                            created_at=now,
+                            updated_at=now,
+                            version=1,
+                        )
+                    )
+                    added.append(name)
+                elif row["retired"] or _canonical(row["spec"]) != canonical:
+                    conn.execute(
+                        update(schedules)
+                        .where(schedules.c.id == row["id"])
+                        .values(
+                            spec=item.spec,
+                            retired=False,
+                            next_fire_at=item.next_fire_at,
+                            anchor=item.anchor,
+                            updated_at=now,
+                            version=schedules.c.version + 1,
+                        )
+                    )
+                    changed.append(name)
+                else:
+                    unchanged.append(name)
+            gone = sorted(n for n, r in stored.items() if n not in wanted and not r["retired"])
+            if gone:
+                conn.execute(
+                    update(schedules)
+                    .where(schedules.c.source == source, schedules.c.name.in_(gone))
+                    .values(retired=True, updated_at=now, version=schedules.c.version + 1)
+                )
+        return SyncReport(
+            added=tuple(added),
+            changed=tuple(changed),
+            retired=tuple(gone),
+            unchanged=tuple(unchanged),
+        )
+
+    def get_schedule(self, name: str) -> ScheduleRow | None:
+        with self._transaction("read a schedule", write=False) as conn:
+            row = conn.execute(select(schedules).where(schedules.c.name == name)).mappings()
+            found = row.one_or_none()
+        return None if found is None else _schedule(found)
+
+    def list_schedules(self, *, include_retired: bool = False) -> list[ScheduleRow]:
+        stmt = select(schedules).order_by(schedules.c.name)
+        if not include_retired:
+            stmt = stmt.where(schedules.c.retired.is_(False))
+        with self._transaction("list schedules", write=False) as conn:
+            return [_schedule(r) for r in conn.execute(stmt).mappings()]
+
+    def set_paused(self, name: str, paused: bool, now: datetime) -> ScheduleRow:
+        """Pause or resume ``name``; the version goes up only when ``paused`` changes.
+        Raises ``ScheduleNotFoundError`` (nothing written) for an unknown name."""
+        _aware(now, "now")
+        with self._transaction("pause or resume a schedule", write=True) as conn:
+            conn.execute(
+                update(schedules)
+                .where(schedules.c.name == name, schedules.c.paused != paused)
+                .values(paused=paused, updated_at=now, version=schedules.c.version + 1)
+            )
+            row = conn.execute(select(schedules).where(schedules.c.name == name)).mappings()
+            found = row.one_or_none()
+            if found is None:
+                raise ScheduleNotFoundError(name)
+        return _schedule(found)
+
+    def enqueue_due(self, now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+        """Persist ``plan``'s decision for each due schedule (see ``Store``).
+
+        Paused schedules are due too: the planner records their fires as skipped. The
+        schedule is advanced first, with ``WHERE next_fire_at = <value read>``; when that
+        matches no row another scheduler handled these fires, so this one writes nothing for
+        the schedule and counts its fires as conflicts.
+        """
+        _aware(now, "now")
+        if limit <= 0:
+            return EnqueueResult()
+        queued_ids: list[int] = []
+        missed = skipped = conflicts = 0
+        with self._transaction("enqueue due fires", write=True) as conn:
+            due = (
+                select(schedules)
+                .where(
+                    schedules.c.retired.is_(False),
+                    schedules.c.next_fire_at.is_not(None),
+                    schedules.c.next_fire_at <= now,
+                )
+                .order_by(schedules.c.next_fire_at, schedules.c.id)
+                .limit(limit)
+            )
+            rows = [
+                _schedule(r) for r in conn.execute(self._lock(due, skip_locked=True)).mappings()
+            ]
+            log = _EventLog(now)
+            for row in rows:
+                decision = plan(row, now)
+                fires = len(decision.queue) + len(decision.miss) + len(decision.skip)
+                if not self._advance(conn, row, decision):
+                    conflicts += fires
+                    continue
+                for nominal, due_at, state in _fires_in_order(decision):
+                    run_id = self._insert_run(conn, row, nominal, due_at, state, decision, now)
+                    if run_id is None:
+                        conflicts += 1
+                    elif state is RunState.queued:
+                        queued_ids.append(run_id)
+                        log.add(run_id, events.RUN_ENQUEUED, state, 0)
+                    else:
+                        detail = {"reason": decision.reason} if decision.reason else None
+                        log.add(run_id, RECORD_EVENTS[state], state, 0, detail)
+                        missed += state is RunState.missed
+                        skipped += state is RunState.skipped
+            log.write(conn)
+            queued = self._runs_by_id(conn, queued_ids)
+        return EnqueueResult(
+            schedules=len(rows),
+            queued=tuple(queued),
+            missed=missed,
+            skipped=skipped,
+            conflicts=conflicts,
+        )
+
+    def _advance(self, conn: Connection, row: ScheduleRow, decision: FireDecision) -> bool:
+        """Move ``row`` on to ``decision.next_fire_at``, only if nobody moved it since it was
+        read (DESIGN.md, engine sketch: the conditional update). True when it moved."""
+        if decision.next_fire_at is not None:
+            _aware(decision.next_fire_at, "FireDecision.next_fire_at")
+        values: dict[str, Any] = {"next_fire_at": decision.next_fire_at}
+        if decision.last_fire_at is not None:
+            values["last_fire_at"] = decision.last_fire_at
+        result = conn.execute(
+            update(schedules)
+            .where(
+                schedules.c.id == row.id, _same_instant(schedules.c.next_fire_at, row.next_fire_at)
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount == 1)
+
+    def _insert_run(
+        self,
+        conn: Connection,
+        row: ScheduleRow,
+        nominal: datetime,
+        due_at: datetime,
+        state: RunState,
+        decision: FireDecision,
+        now: datetime,
+    ) -> int | None:
+        terminal = state in TERMINAL_STATES
+        return self._insert_ignoring_conflict(
+            conn,
+            schedule_id=row.id,
+            schedule=row.name,
+            nominal_fire=nominal,
+            due_at=due_at,
+            state=state.value,
+            attempt=0,
+            max_attempts=decision.max_attempts,
+            kind="schedule",
+            created_at=now,
+            finished_at=now if terminal else None,
+            error=decision.reason if terminal else None,
+        )
+
+    def _insert_ignoring_conflict(self, conn: Connection, **values: Any) -> int | None:
+        """Insert a run unless its (schedule, nominal fire) already has one: the new id, or
+        None on conflict (promise 1: the unique key decides)."""
+        stmt = (
+            self._dialect_insert(runs)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["schedule_id", "nominal_fire"])
+        )
+        assert isinstance(stmt, Insert)
+        result = conn.execute(stmt)
+        if result.rowcount != 1:
+            return None
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def trigger(self, name: str, now: datetime, *, kind: str = "manual") -> Run:
+        """A queued run of ``name`` due now (nominal fire ``now``, nudged by microseconds when
+        that instant already has a run), ``max_attempts`` = spec ``retries`` + 1. Raises
+        ``ScheduleNotFoundError`` (nothing written) for an unknown or retired schedule."""
+        _aware(now, "now")
+        if not 0 < len(kind) <= 20:
+            raise InvalidSpecError("kind", kind, "a run kind of 1 to 20 characters")
+        with self._transaction("trigger a run", write=True) as conn:
+            found = (
+                conn.execute(
+                    select(schedules).where(
+                        schedules.c.name == name, schedules.c.retired.is_(False)
+                    )
+                )
+                .mappings()
+                .one_or_none()
+            )
+            if found is None:
+                raise ScheduleNotFoundError(name)
+            row = _schedule(found)
+            run_id = None
+            for nudge in range(TRIGGER_TRIES):
+                run_id = self._insert_ignoring_conflict(
+                    conn,
+                    schedule_id=row.id,
+                    schedule=row.name,
+                    nominal_fire=now + nudge * TRIGGER_NUDGE,
+                    due_at=now,
+                    state=RunState.queued.value,
+                    attempt=0,
+                    max_attempts=_max_attempts(row.spec),
+                    kind=kind,
+                    created_at=now,
+                )
+                if run_id is not None:
+                    break
+            if run_id is None:  # a thousand runs of one schedule within a millisecond
+                raise StoreUnavailableError(f"{self._label}: no free instant to trigger {name!r}")
+            log = _EventLog(now)
+            log.add(run_id, events.RUN_TRIGGERED, RunState.queued, 0, {"kind": kind})
+            log.write(conn)
+            return self._runs_by_id(conn, [run_id])[0]
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """The smallest ``next_fire_at`` of a non-retired schedule (paused ones included:
+        their fires are recorded) or ``due_at`` of a queued or retrying run. It can lie in
+        the past: a due run that waits behind a running one keeps it there."""
+        _aware(now, "now")
+        with self._transaction("compute the next wake-up", write=False) as conn:
+            fire = conn.execute(
+                select(func.min(schedules.c.next_fire_at)).where(schedules.c.retired.is_(False))
+            ).scalar_one_or_none()
+            due = conn.execute(
+                select(func.min(runs.c.due_at)).where(runs.c.state.in_(_values(WAITING_STATES)))
+            ).scalar_one_or_none()
+        candidates = [t for t in (fire, due) if t is not None]
+        return min(candidates) if candidates else None
+
+    # -- runs: claim ---------------------------------------------------------------------
+
+    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
+        """Lease up to ``limit`` due waiting runs, applying overlap policies (see ``Store``).
+
+        Schedules are visited in the order of their oldest due run. Per schedule, ``busy`` is
+        its running runs plus its retrying runs that are not yet due. A due retrying run
+        continues its run: it starts unless the schedule has a running run and the policy is
+        not ``allow`` (then it waits). New queued fires go through ``decide_overlap``; a
+        ``cancel_others`` cancels the running runs (and continuations it supersedes) before
+        the newest fire starts. The policy is the spec's ``overlap`` (default ``skip``).
+        """
+        _aware(now, "now")
+        _positive(lease, "lease")
+        if limit <= 0:
+            return []
+        claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
+        with self._transaction("claim runs", write=True) as conn:
+            seen: set[int] = set()
+            cursor: tuple[datetime, int] | None = None
+            page = max(2 * limit, 64)
+            while claim.room > 0:
+                groups = conn.execute(self._due_schedules(now, cursor, page)).all()
+                for schedule_id, first_due in groups:
+                    cursor = (first_due, schedule_id)
+                    if schedule_id in seen:
+                        continue
+                    seen.add(schedule_id)
+                    self._claim_schedule(conn, claim, schedule_id)
+                    if claim.room == 0:
+                        break
+                if len(groups) < page:
+                    break
+            claim.log.write(conn)
+            started = self._runs_by_id(conn, claim.started)
+        return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in started]
+
+    def _due_schedules(
+        self, now: datetime, after: tuple[datetime, int] | None, page: int
+    ) -> Select[Any]:
+        """Schedules with due waiting runs, by their oldest due run (keyset paged)."""
+        first_due = func.min(runs.c.due_at)
+        stmt = (
+            select(runs.c.schedule_id, first_due.label("first_due"))
+            .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= now)
+            .group_by(runs.c.schedule_id)
+            .order_by(first_due, runs.c.schedule_id)
+            .limit(page)
+        )
+        if after is not None:
+            due, sid = after
+            stmt = stmt.having(
+                or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid))
+            )
+        return stmt
+
+    def _claim_schedule(self, conn: Connection, claim: _Claim, schedule_id: int) -> None:
+        locked = self._lock(
+            select(schedules).where(schedules.c.id == schedule_id), skip_locked=True
+        )
+        found = conn.execute(locked).mappings().one_or_none()
+        if found is None:  # another claimer holds it (PostgreSQL); it is handled there
+            return
+        row = _schedule(found)
+        policy = _overlap(row.spec)
+        now = claim.now
+        live = conn.execute(
+            select(runs)
+            .where(
+                runs.c.schedule_id == schedule_id,
+                or_(
+                    runs.c.state.in_([RunState.running.value, RunState.retrying.value]),
+                    and_(runs.c.state == RunState.queued.value, runs.c.due_at <= now),
+                ),
+            )
+            .order_by(runs.c.due_at, runs.c.id)
+        ).mappings()
+        running: list[Run] = []
+        continuations: list[Run] = []  # due retrying runs: attempts of runs already begun
+        backoff: list[Run] = []  # retrying runs not due yet: the schedule is busy with them
+        fresh: list[Run] = []  # due queued runs: new fires (or runs given back)
+        for run in map(_run, live):
+            if run.state is RunState.running:
+                running.append(run)
+            elif run.state is RunState.queued:
+                fresh.append(run)
+            elif run.due_at <= now:
+                continuations.append(run)
+            else:
+                backoff.append(run)
+
+        resume: list[Run] = []
+        doomed: list[Run] = []
+        for run in continuations:
+            if policy is OverlapPolicy.allow or len(running) + len(resume) == 0:
+                resume.append(run)
+        busy = len(running) + len(continuations) + len(backoff)
+        actions = decide_overlap(policy, busy, len(fresh))
+        if OverlapAction.cancel_others in actions:
+            # The newest fire wins: everything unfinished before it is cancelled (running,
+            # and retrying runs, which would otherwise run after it), rather than started
+            # here only to be cancelled in the same transaction.
+            doomed, resume = running + continuations + backoff, []
+
+        claim.specs[schedule_id] = row.spec
+        for run in resume:
+            if not claim.start(conn, run):
+                return
+        for run, action in zip(fresh, actions, strict=True):
+            if action is OverlapAction.skip:
+                claim.end(conn, run, RunState.skipped, events.RUN_SKIPPED, OVERLAP_SKIPPED)
+            elif action is OverlapAction.start:
+                if not claim.start(conn, run):
+                    return
+            elif action is OverlapAction.cancel_others:
+                if claim.room == 0:
+                    return
+                for other in doomed:
+                    claim.end(
+                        conn, other, RunState.cancelled, events.RUN_CANCELLED, OVERLAP_CANCELLED
+                    )
+                claim.start(conn, run)
+
+    # -- runs: a worker's writes, fenced -------------------------------------------------
+
+    def extend_lease(self, run_id: int, worker: str, now: datetime, lease: timedelta) -> bool:
+        """Push the lease of a run ``worker`` holds to ``now + lease``. False (nothing
+        written) when the fence fails. Not a transition, so no event."""
+        _aware(now, "now")
+        _positive(lease, "lease")
+        with self._transaction("extend a lease", write=True) as conn:
+            result = conn.execute(
+                update(runs).where(*_held(run_id, worker)).values(lease_expires_at=now + lease)
+            )
+            return bool(result.rowcount == 1)
+
+    def finish(
+        self,
+        run_id: int,
+        worker: str,
+        now: datetime,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record an attempt's outcome, fenced on (running, ``lease_owner=worker``).
+
+        With ``retry_at``: ``retrying``, due then, lease cleared, error/exit code/output kept,
+        event ``run_retry_scheduled``. Without: the outcome's state (succeeded, failed,
+        timed_out or cancelled), ``finished_at=now``, its event. False (nothing written) when
+        the fence fails; ``ValueError`` for another outcome state.
+        """
+        _aware(now, "now")
+        if outcome.state not in OUTCOME_EVENTS:
+            raise InvalidSpecError(
+                "outcome.state", outcome.state.value, "succeeded, failed, timed_out or cancelled"
+            )
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "exit_code": outcome.exit_code,
+            "error": outcome.error,
+            "output": outcome.output,
+        }
+        detail: dict[str, Any] = {"outcome": outcome.state.value}
+        if outcome.duration is not None:
+            detail["duration_s"] = outcome.duration.total_seconds()
+        if retry_at is not None:
+            _aware(retry_at, "retry_at")
+            state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
+            values |= {"state": state.value, "due_at": retry_at}
+            detail["retry_at"] = retry_at.isoformat()
+        else:
+            state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
+            values |= {"state": state.value, "finished_at": now}
+        with self._transaction("record a run's outcome", write=True) as conn:
+            attempt = self._fenced_attempt(conn, run_id, worker)
+            if attempt is None:
+                return False
+            conn.execute(update(runs).where(*_held(run_id, worker)).values(**values))
+            log = _EventLog(now)
+            log.add(run_id, event, state, attempt, detail)
+            log.write(conn)
+        return True
+
+    def release(self, run_id: int, worker: str, now: datetime) -> bool:
+        """Give back an unfinished run: ``queued``, due now, attempt - 1, lease cleared,
+        event ``run_released``. Fenced like ``finish``."""
+        _aware(now, "now")
+        with self._transaction("release a run", write=True) as conn:
+            attempt = self._fenced_attempt(conn, run_id, worker)
+            if attempt is None:
+                return False
+            conn.execute(
+                update(runs)
+                .where(*_held(run_id, worker))
+                .values(
+                    state=RunState.queued.value,
+                    due_at=now,
+                    attempt=runs.c.attempt - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    started_at=None,
+                )
+            )
+            log = _EventLog(now)
+            log.add(run_id, events.RUN_RELEASED, RunState.queued, attempt - 1, {"worker": worker})
+            log.write(conn)
+        return True
+
+    def _fenced_attempt(self, conn: Connection, run_id: int, worker: str) -> int | None:
+        """The attempt of the run ``worker`` holds (row locked), or None when it does not."""
+        stmt = self._lock(select(runs.c.attempt).where(*_held(run_id, worker)), skip_locked=False)
+        attempt = conn.execute(stmt).scalar_one_or_none()
+        return None if attempt is None else int(attempt)
+
+    def reclaim_expired(self, now: datetime, limit: int) -> list[Run]:
+        """Running runs whose lease expired before ``now`` (oldest expiry first, up to
+        ``limit``): back to ``queued`` due now when attempts remain, else ``failed`` with
+        ``finished_at=now`` and error "lease expired: worker lost"; lease cleared; event
+        ``run_lease_expired``. The attempt count is kept: the next claim counts a new one."""
+        _aware(now, "now")
+        if limit <= 0:
+            return []
+        with self._transaction("reclaim expired leases", write=True) as conn:
+            stmt = (
+                select(runs)
+                .where(runs.c.state == RunState.running.value, runs.c.lease_expires_at < now)
+                .order_by(runs.c.lease_expires_at, runs.c.id)
+                .limit(limit)
+            )
+            expired = [_run(r) for r in conn.execute(self._lock(stmt, skip_locked=True)).mappings()]
+            log = _EventLog(now)
+            for run in expired:
+                values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+                if run.attempt < run.max_attempts:
+                    state = RunState.queued
+                    values |= {"state": state.value, "due_at": now}
+                else:
+                    state = RunState.failed
+                    values |= {"state": state.value, "finished_at": now, "error": LEASE_LOST}
+                conn.execute(
+                    update(runs).where(*_held(run.id, run.lease_owner or "")).values(**values)
+                )
+                detail = {
+                    "worker": run.lease_owner,
+                    "lease_expires_at": _iso(run.lease_expires_at),
+                }
+                log.add(run.id, events.RUN_LEASE_EXPIRED, state, run.attempt, detail)
+            log.write(conn)
+            return self._runs_by_id(conn, [run.id for run in expired])
+
+    # -- runs: reading and pruning -------------------------------------------------------
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self._transaction("read a run", write=False) as conn:
+            found = self._runs_by_id(conn, [run_id])
+        return found[0] if found else None
+
+    def list_runs(self, query: RunFilter) -> list[Run]:
+        """Runs matching ``query``, newest (highest id) first, at most ``query.limit``."""
+        for value, name in ((query.since, "since"), (query.until, "until")):
+            if value is not None:
+                _aware(value, name)
+        if query.limit <= 0:
+            return []
+        stmt = select(runs).order_by(runs.c.id.desc()).limit(query.limit)
+        if query.schedule is not None:
+            stmt = stmt.where(runs.c.schedule == query.schedule)
+        if query.states:
+            stmt = stmt.where(runs.c.state.in_(_values(query.states)))
+        if query.since is not None:
+            stmt = stmt.where(runs.c.nominal_fire >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(runs.c.nominal_fire < query.until)
+        if query.before_id is not None:
+            stmt = stmt.where(runs.c.id < query.before_id)
+        with self._transaction("list runs", write=False) as conn:
+            return [_run(r) for r in conn.execute(stmt).mappings()]
+
+    def run_events(self, run_id: int) -> list[RunEvent]:
+        """Every transition of a run, oldest first (empty for an unknown run)."""
+        stmt = select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
+        with self._transaction("read run events", write=False) as conn:
+            return [_event(r) for r in conn.execute(stmt).mappings()]
+
+    def count_runs(self, schedule: str | None = None) -> dict[RunState, int]:
+        """Run counts by state, every state present (zero when none)."""
+        stmt = select(runs.c.state, func.count()).group_by(runs.c.state)
+        if schedule is not None:
+            stmt = stmt.where(runs.c.schedule == schedule)
+        counts = dict.fromkeys(RunState, 0)
+        with self._transaction("count runs", write=False) as conn:
+            for state, n in conn.execute(stmt):
+                counts[RunState(state)] = int(n)
+        return counts
+
+    def prune(self, finished_before: datetime, batch: int = 1000) -> int:
+        """Delete terminal runs finished before the instant, with their events, ``batch``
+        runs per transaction (oldest ids first). Waiting and running runs are never deleted.
+        Returns how many runs were deleted."""
+        _aware(finished_before, "finished_before")
+        if batch <= 0:
+            raise InvalidSpecError("batch", batch, "a positive number of runs per transaction")
+        oldest = (
+            select(runs.c.id)
+            .where(
+                runs.c.state.in_(_values(TERMINAL_STATES)),
+                runs.c.finished_at < finished_before,
+            )
+            .order_by(runs.c.id)
+            .limit(batch)
+        )
+        total = 0
+        while True:
+            with self._transaction("prune finished runs", write=True) as conn:
+                ids = list(conn.execute(oldest).scalars())
+                for chunk in _chunks(ids):
+                    conn.execute(delete(run_events).where(run_events.c.run_id.in_(chunk)))
+                    conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
+            total += len(ids)
+            if len(ids) < batch:
+                return total
+
+    # -- workers -------------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Insert the process row, or refresh every column of an existing one."""
+        _aware(info.started_at, "started_at")
+        _aware(info.heartbeat_at, "heartbeat_at")
+        values = {
+            "id": info.id,
+            "host": info.host,
+            "pid": info.pid,
+            "version": info.version,
+            "roles": info.roles,
+            "started_at": info.started_at,
+            "heartbeat_at": info.heartbeat_at,
+        }
+        stmt = (
+            self._dialect_insert(workers)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"}
+            )
+        )
+        with self._transaction("register a worker", write=True) as conn:
+            conn.execute(stmt)
+
+    def heartbeat_worker(self, worker: str, now: datetime) -> None:
+        """Set the heartbeat of ``worker``; a worker that is not registered is left alone."""
+        _aware(now, "now")
+        with self._transaction("record a worker heartbeat", write=True) as conn:
+            conn.execute(update(workers).where(workers.c.id == worker).values(heartbeat_at=now))
+
+    def deregister_worker(self, worker: str) -> None:
+        with self._transaction("deregister a worker", write=True) as conn:
+            conn.execute(delete(workers).where(workers.c.id == worker))
+
+    def list_workers(self) -> list[WorkerInfo]:
+        """Registered processes ordered by id."""
+        with self._transaction("list workers", write=False) as conn:
+            rows = conn.execute(select(workers).order_by(workers.c.id)).mappings()
+            return [WorkerInfo(**dict(r)) for r in rows]
+
+    # -- shared reads --------------------------------------------------------------------
+
+    def _runs_by_id(self, conn: Connection, ids: Sequence[int]) -> list[Run]:
+        """The runs with ``ids``, in that order."""
+        if not ids:
+            return []
+        found: dict[int, Run] = {}
+        for chunk in _chunks(ids):
+            for r in conn.execute(select(runs).where(runs.c.id.in_(chunk))).mappings():
+                found[r["id"]] = _run(r)
+        return [found[i] for i in ids if i in found]
+
+
+# -- one claim transaction's bookkeeping -------------------------------------------------
+
+
+@dataclass(slots=True)
+class _EventLog:
+    """Run events gathered during a transaction, written with one statement at its end."""
+
+    at: datetime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        run_id: int,
+        event: str,
+        state: RunState,
+        attempt: int,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.append(
+            {
+                "run_id": run_id,
+                "at": self.at,
+                "event": event,
+                "state": state.value,
+                "attempt": attempt,
+                "detail": detail,
+            }
+        )
+
+    def write(self, conn: Connection) -> None:
+        if self.rows:
+            conn.execute(run_events.insert(), self.rows)
+
+
+@dataclass(slots=True)
+class _Claim:
+    worker: str
+    now: datetime
+    lease_expires_at: datetime
+    room: int  # runs this claim may still start
+    started: list[int] = field(default_factory=list)
+    specs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    log: _EventLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = _EventLog(self.now)
+
+    def start(self, conn: Connection, run: Run) -> bool:
+        """Lease ``run`` to the worker; False when the claim has no room left."""
+        if self.room == 0:
+            return False
+        result = conn.execute(
+            update(runs)
+            .where(runs.c.id == run.id, runs.c.state == run.state.value)
+            .values(
+                state=RunState.running.value,
+                lease_owner=self.worker,
+                lease_expires_at=self.lease_expires_at,
+                attempt=runs.c.attempt + 1,
+                started_at=self.now,
+            )
+        )
+        if result.rowcount == 1:
+            self.room -= 1
+            self.started.append(run.id)
+            detail = {"worker": self.worker, "lease_expires_at": self.lease_expires_at.isoformat()}
+            self.log.add(run.id, events.RUN_CLAIMED, RunState.running, run.attempt + 1, detail)
+        return True
+
+    def end(self, conn: Connection, run: Run, state: RunState, event: str, error: str) -> None:
+        """Make ``run`` terminal in ``state`` (an overlap decision), clearing any lease."""
+        result = conn.execute(
+            update(runs)
+            .where(runs.c.id == run.id, runs.c.state == run.state.value)
+            .values(
+                state=state.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=self.now,
+                error=error,
+            )
+        )
+        if result.rowcount == 1:
+            self.log.add(run.id, event, state, run.attempt, {"reason": error})
+
+
+# -- rows to domain objects ---------------------------------------------------------------
+
+
+def _schedule(r: RowMapping) -> ScheduleRow:
+    return ScheduleRow(
+        id=r["id"],
+        name=r["name"],
+        spec=r["spec"],
+        source=r["source"],
+        paused=bool(r["paused"]),
+        retired=bool(r["retired"]),
+        next_fire_at=r["next_fire_at"],
+        last_fire_at=r["last_fire_at"],
+        anchor=r["anchor"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        version=r["version"],
+    )
+
+
+def _run(r: RowMapping) -> Run:
+    values = dict(r)
+    values["state"] = RunState(values["state"])
+    return Run(**values)
+
+
+def _event(r: RowMapping) -> RunEvent:
+    return RunEvent(
+        id=r["id"],
+        run_id=r["run_id"],
+        at=r["at"],
+        event=r["event"],
+        state=RunState(r["state"]),
+        attempt=r["attempt"],
+        detail=r["detail"] or {},
+    )
+
+
+# -- small helpers --------------------------------------------------------------------------
+
+
+def _aware(value: datetime, name: str) -> None:
+    """Refuse naive instants before anything is written (stores speak aware UTC)."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidSpecError(name, value, "an aware datetime (with tzinfo, e.g. UTC)")
+
+
+def _positive(value: timedelta, name: str) -> None:
+    if value <= timedelta(0):
+        raise InvalidSpecError(name, value, "a positive duration")
+
+
+def _canonical(spec: Any) -> str:
+    """The JSON value of a spec as one string: equal strings mean equal specs."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _check_spec(name: str, spec: dict[str, Any]) -> str:
+    """The canonical JSON of a spec the store can act on, or ``InvalidSpecError``."""
+    if not isinstance(spec, dict):
+        raise InvalidSpecError("spec", spec, "a mapping", source=name)
+    try:
+        canonical = _canonical(spec)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(
+            "spec", spec, "JSON values only (str, int, float, bool, None, list, dict)", source=name
+        ) from exc
+    overlap = spec.get("overlap", DEFAULT_OVERLAP.value)
+    if overlap not in set(OverlapPolicy):
+        raise InvalidSpecError(
+            "overlap", overlap, "one of " + ", ".join(OverlapPolicy), source=name
+        )
+    retries = spec.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise InvalidSpecError("retries", retries, "a whole number >= 0", source=name)
+    return canonical
+
+
+def _overlap(spec: dict[str, Any]) -> OverlapPolicy:
+    """The schedule's overlap policy; a value the store does not know (only possible when
+    the row was written by hand) counts as the default rather than stalling every claim."""
+    try:
+        return OverlapPolicy(spec.get("overlap", DEFAULT_OVERLAP.value))
+    except ValueError:
+        return DEFAULT_OVERLAP
+
+
+def _max_attempts(spec: dict[str, Any]) -> int:
+    retries = spec.get("retries", 0)
+    return retries + 1 if isinstance(retries, int) and retries >= 0 else 1
+
+
+def _fires_in_order(decision: FireDecision) -> list[tuple[datetime, datetime, RunState]]:
+    """Every fire of a decision as (nominal, due at, state), oldest nominal first, so run ids
+    follow fire times."""
+    fired = [(nominal, due_at, RunState.queued) for nominal, due_at in decision.queue]
+    fired += [(nominal, nominal, RunState.missed) for nominal in decision.miss]
+    fired += [(nominal, nominal, RunState.skipped) for nominal in decision.skip]
+    return sorted(fired, key=lambda f: f[0])
+
+
+def _values(states: frozenset[RunState]) -> list[str]:
+    return sorted(s.value for s in states)
+
+
+def _held(run_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
+    """The fence of every write a worker makes (DESIGN.md, engine sketch)."""
+    return (
+        runs.c.id == run_id,
+        runs.c.state == RunState.running.value,
+        runs.c.lease_owner == worker,
+    )
+
+
+def _same_instant(column: Any, value: datetime | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    """``ids`` in slices that stay under SQLite's bound-parameter limit (999 before 3.32)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

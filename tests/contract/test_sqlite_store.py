@@ -1,0 +1,128 @@
+"""What is particular to the SQLite store: its settings, its locking, the URLs it takes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tickwork.errors import InvalidSpecError, StoreUnavailableError
+from tickwork.store import open_store
+from tickwork.store.sqlite import SQLiteStore
+
+from .conftest import T0, add_schedule
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "tickwork.db"
+
+
+@pytest.fixture
+def sqlite_store(path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(f"sqlite:///{path}", busy_timeout_ms=200)
+    try:
+        store.upgrade()
+        yield store
+    finally:
+        store.close()
+
+
+def test_every_connection_gets_the_settings(sqlite_store: SQLiteStore) -> None:
+    with sqlite_store._engine.connect() as conn:
+        pragma = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 200,
+    }
+
+
+def test_writes_begin_immediate_and_reads_begin_deferred(sqlite_store: SQLiteStore) -> None:
+    add_schedule(sqlite_store, "a")
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement.split()[0] if statement.startswith("SELECT") else statement)
+
+    event.listen(sqlite_store._engine, "before_cursor_execute", record)
+    try:
+        sqlite_store.trigger("a", T0)
+        writes, seen[:] = list(seen), []
+        sqlite_store.get_schedule("a")
+        reads = list(seen)
+    finally:
+        event.remove(sqlite_store._engine, "before_cursor_execute", record)
+    assert writes[0] == "BEGIN IMMEDIATE"
+    assert reads[0] == "BEGIN"
+
+
+def test_a_locked_database_is_unavailable_for_writes_and_fine_for_reads(
+    sqlite_store: SQLiteStore, path: Path
+) -> None:
+    add_schedule(sqlite_store, "a")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(StoreUnavailableError) as caught:
+            sqlite_store.trigger("a", T0)
+        assert caught.value.retryable
+        message = str(caught.value)
+        assert "could not trigger a run" in message
+        assert "locked" in message
+        assert str(path) in message
+        assert sqlite_store.get_schedule("a") is not None  # WAL: readers never wait
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert sqlite_store.trigger("a", T0).schedule == "a"  # retrying helps
+
+
+def test_a_missing_directory_is_unavailable_and_says_so(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'missing' / 'tickwork.db'}")
+    try:
+        with pytest.raises(StoreUnavailableError, match="cannot open the database file"):
+            store.upgrade()
+    finally:
+        store.close()
+    assert not (tmp_path / "missing").exists()  # creating directories is not the store's job
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite://", "sqlite:///:memory:", "sqlite:///file::memory:?cache=shared"],
+)
+def test_in_memory_sqlite_is_refused(url: str) -> None:
+    with pytest.raises(InvalidSpecError, match="in-memory SQLite is not supported") as caught:
+        open_store(url)
+    assert caught.value.field == "database_url"
+    assert "several" in str(caught.value)
+
+
+def test_a_postgresql_url_says_when_it_arrives_without_showing_the_password() -> None:
+    with pytest.raises(InvalidSpecError, match="issue 4") as caught:
+        open_store("postgresql://tick:s3cret@db.example/tickwork")
+    assert caught.value.field == "database_url"
+    assert "s3cret" not in str(caught.value)
+    assert "sqlite:///" in str(caught.value)  # names what is supported
+
+
+@pytest.mark.parametrize("url", ["mysql://db.example/tickwork", "not a url", ""])
+def test_other_urls_are_refused_naming_the_supported_ones(url: str) -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        open_store(url)
+    assert caught.value.field == "database_url"
+    assert "sqlite:///" in caught.value.expected
+
+
+def test_sqlite_store_refuses_other_schemes() -> None:
+    with pytest.raises(InvalidSpecError, match="SQLite file URL"):
+        SQLiteStore("postgresql://db.example/tickwork")
