@@ -106,9 +106,16 @@ class Tickwork:
         Returns the validated definition; ``ConfigError`` lists every problem."""
         spec = validate_schedule(table, default_tz=self.settings.timezone)
         if spec["name"] in self._code_schedules:
-            raise ConfigError([InvalidSpecError(
-                "name", spec["name"], "a name used by one schedule only",
-                message=f"schedule {spec['name']!r} is defined twice in code")])
+            raise ConfigError(
+                [
+                    InvalidSpecError(
+                        "name",
+                        spec["name"],
+                        "a name used by one schedule only",
+                        message=f"schedule {spec['name']!r} is defined twice in code",
+                    )
+                ]
+            )
         self._code_schedules[spec["name"]] = spec
         return spec
 
@@ -150,7 +157,8 @@ class Tickwork:
         self, spec: dict[str, Any], row: ScheduleRow | None, now: datetime
     ) -> ScheduleUpsert:
         parsed = ScheduleSpec.from_stored(spec)
-        anchor = row.anchor if row is not None else (parsed.start_at or now)
+        # Whole seconds: interval fires (and their idempotency keys) read cleanly.
+        anchor = row.anchor if row is not None else (parsed.start_at or now.replace(microsecond=0))
         return ScheduleUpsert(spec["name"], spec, first_fire(parsed, anchor, now), anchor)
 
     # -- operations ----------------------------------------------------------------------

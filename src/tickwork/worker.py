@@ -37,6 +37,8 @@ class _InFlight:
     claimed: ClaimedRun
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: bool = False  # the lease was taken away (reclaimed, cancelled, released)
+    finishing: bool = False  # the result is being written; heartbeats leave it alone
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Worker:
@@ -88,15 +90,17 @@ class Worker:
         with self._changed:
             flights = list(self._inflight.values())
         for flight in flights:
-            if flight.lost:
-                continue
-            if not self.store.extend_lease(flight.claimed.run.id, self.worker_id, now, self.lease):
-                flight.lost = True
-                flight.cancel.set()
-                log.warning(
-                    "lease lost; stopping the attempt",
-                    extra=_extra(flight.claimed, action=events.RUN_FENCED_OUT),
-                )
+            with flight.lock:
+                if flight.lost or flight.finishing:
+                    continue
+                run_id = flight.claimed.run.id
+                if not self.store.extend_lease(run_id, self.worker_id, now, self.lease):
+                    flight.lost = True
+                    flight.cancel.set()
+                    log.warning(
+                        "lease lost; stopping the attempt",
+                        extra=_extra(flight.claimed, action=events.RUN_FENCED_OUT),
+                    )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -173,7 +177,11 @@ class Worker:
             ),
             cancelled=flight.cancel,
         )
-        log.info("run started", extra=_extra(flight.claimed, action=events.RUN_CLAIMED))
+        lag = (run.started_at - run.nominal_fire).total_seconds() if run.started_at else None
+        log.info(
+            "run started",
+            extra=_extra(flight.claimed, action=events.RUN_CLAIMED, lag_s=lag),
+        )
         return self.executors.execute(execution, context, flight.cancel)
 
     def _execution(self, claimed: ClaimedRun, spec: ScheduleSpec) -> Execution:
@@ -201,6 +209,8 @@ class Worker:
         )
 
     def _record(self, flight: _InFlight, outcome: Outcome) -> None:
+        with flight.lock:
+            flight.finishing = True
         claimed = flight.claimed
         run = claimed.run
         if flight.lost:

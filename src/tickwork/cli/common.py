@@ -78,15 +78,20 @@ def _default(value: Any) -> Any:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     grid = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        grid.add_column(column)
+    for index, column in enumerate(columns):
+        last = index == len(columns) - 1
+        grid.add_column(
+            column, no_wrap=not last, overflow="ellipsis", max_width=60 if last else None
+        )
     for row in rows:
         grid.add_row(*["" if cell is None else str(cell) for cell in row])
-    Console(soft_wrap=False).print(grid)
+    # Piped output is not squeezed to 80 columns: scripts and `| less` get whole rows.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(grid)
 
 
 def local(instant: datetime | None, tz: Any = None) -> str:
     if instant is None:
         return "-"
     shown = instant.astimezone(tz) if tz is not None else instant
-    return shown.strftime("%Y-%m-%d %H:%M:%S %z")
+    return shown.isoformat(sep=" ", timespec="seconds")
