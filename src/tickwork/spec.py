@@ -154,7 +154,9 @@ def validate_schedule(
     if len(triggers) != 1:
         problems.append(
             InvalidSpecError(
-                "trigger", ", ".join(triggers) or None, "exactly one of cron, every or at",
+                "trigger",
+                ", ".join(triggers) or None,
+                "exactly one of cron, every or at",
                 message=f"{label}: needs exactly one of 'cron', 'every' or 'at'"
                 + (f", got {' and '.join(triggers)}" if triggers else ""),
             )

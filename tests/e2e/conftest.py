@@ -41,8 +41,12 @@ class Processes:
 
     def start(self, config: Path, *extra: str) -> subprocess.Popen[bytes]:
         log = open(self.cwd / f"process-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([*TICKWORK, "run", "--config", str(config), *extra],
-                                cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*TICKWORK, "run", "--config", str(config), *extra],
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         self.procs.append(proc)
         return proc
@@ -80,7 +84,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         try:
             if predicate():
                 return
-        except Exception:  # the database may not exist yet  # noqa: S110
+        except Exception:  # the database may not exist yet
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")

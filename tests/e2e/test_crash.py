@@ -19,7 +19,10 @@ def test_sigkill_mid_run_then_restart_accounts_for_every_fire(
 ) -> None:
     db = tmp_path / "tw.db"
     start, end = in_seconds(2), in_seconds(14)
-    config = write_config(tmp_path / "tickwork.toml", db, f"""
+    config = write_config(
+        tmp_path / "tickwork.toml",
+        db,
+        f"""
 [[schedule]]
 name = "tick"
 cron = "* * * * * *"
@@ -29,7 +32,9 @@ retries = 3
 backoff = "1s"
 start_at = "{start}"
 end_at = "{end}"
-""", lease="2s")
+""",
+        lease="2s",
+    )
     first = processes.start(config)
 
     def running() -> bool:
@@ -44,8 +49,11 @@ end_at = "{end}"
 
     def settled() -> bool:
         runs = all_runs(db)
-        return bool(runs) and max(r.nominal_fire for r in runs) >= end_at and all(
-            r.state in TERMINAL_STATES for r in runs)
+        return (
+            bool(runs)
+            and max(r.nominal_fire for r in runs) >= end_at
+            and all(r.state in TERMINAL_STATES for r in runs)
+        )
 
     wait_for(settled, 60, "every run of the window to finish")
     runs = all_runs(db)
@@ -53,12 +61,16 @@ end_at = "{end}"
     expected = [datetime.fromisoformat(start) + timedelta(seconds=i) for i in range(13)]
     assert fires == expected, "one row per fire time, none lost, none doubled"
     retried = [r for r in runs if r.id in in_flight]
-    assert retried and all(r.attempt >= 2 and r.state is RunState.succeeded for r in retried)
+    assert retried
+    assert all(r.attempt >= 2 and r.state is RunState.succeeded for r in retried)
     store = open_store(f"sqlite:///{db}")
     try:
-        assert all("run_lease_expired" in [e.event for e in store.run_events(r.id)]
-                   for r in retried)
+        assert all(
+            "run_lease_expired" in [e.event for e in store.run_events(r.id)] for r in retried
+        )
     finally:
         store.close()
-    print(f"crash test: {len(runs)} fires, {len(retried)} in flight at SIGKILL, all retried; "
-          f"states {sorted({r.state.value for r in runs})}")
+    print(
+        f"crash test: {len(runs)} fires, {len(retried)} in flight at SIGKILL, all retried; "
+        f"states {sorted({r.state.value for r in runs})}"
+    )

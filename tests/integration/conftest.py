@@ -43,8 +43,10 @@ def tw(make_tw: Callable[..., Tickwork]) -> Tickwork:
 
 def runs_of(tw: Tickwork, schedule: str) -> list[Run]:
     """Runs of a schedule, oldest first."""
-    return sorted(tw.store.list_runs(RunFilter(schedule=schedule, limit=10_000)),
-                  key=lambda r: (r.nominal_fire, r.id))
+    return sorted(
+        tw.store.list_runs(RunFilter(schedule=schedule, limit=10_000)),
+        key=lambda r: (r.nominal_fire, r.id),
+    )
 
 
 def table(runs: list[Run]) -> list[tuple[str, str, int]]:

@@ -66,16 +66,16 @@ HOURS = [f"2026-03-02T{h}:00:00+00:00" for h in (13, 14, 15, 16, 17)]
 
 def test_catchup_latest_runs_the_most_recent_missed_fire(tw: Tickwork, clock: FakeClock) -> None:
     assert _downtime(tw, clock, catchup="latest") == [
-        *[(h, "missed", 0) for h in HOURS[:4]], (HOURS[4], "succeeded", 1)]
+        *[(h, "missed", 0) for h in HOURS[:4]],
+        (HOURS[4], "succeeded", 1),
+    ]
 
 
 def test_catchup_skip_records_every_missed_fire(tw: Tickwork, clock: FakeClock) -> None:
     assert _downtime(tw, clock, catchup="skip") == [(h, "missed", 0) for h in HOURS]
 
 
-def test_catchup_all_with_buffer_all_runs_each_oldest_first(
-    tw: Tickwork, clock: FakeClock
-) -> None:
+def test_catchup_all_with_buffer_all_runs_each_oldest_first(tw: Tickwork, clock: FakeClock) -> None:
     rows = _downtime(tw, clock, catchup="all", overlap="buffer_all")
     assert rows == [(h, "succeeded", 1) for h in HOURS]
     started = [r.started_at for r in runs_of(tw, "hourly")]
@@ -84,23 +84,30 @@ def test_catchup_all_with_buffer_all_runs_each_oldest_first(
 
 def test_catchup_all_is_bounded_by_catchup_limit(tw: Tickwork, clock: FakeClock) -> None:
     assert _downtime(tw, clock, catchup="all", catchup_limit=2, overlap="buffer_all") == [
-        (HOURS[0], "succeeded", 1), (HOURS[1], "succeeded", 1),
-        *[(h, "missed", 0) for h in HOURS[2:]]]
+        (HOURS[0], "succeeded", 1),
+        (HOURS[1], "succeeded", 1),
+        *[(h, "missed", 0) for h in HOURS[2:]],
+    ]
 
 
 def test_catchup_all_with_overlap_skip_runs_one_and_skips_the_rest(
     tw: Tickwork, clock: FakeClock
 ) -> None:
     assert _downtime(tw, clock, catchup="all", overlap="skip") == [
-        (HOURS[0], "succeeded", 1), *[(h, "skipped", 0) for h in HOURS[1:]]]
+        (HOURS[0], "succeeded", 1),
+        *[(h, "skipped", 0) for h in HOURS[1:]],
+    ]
 
 
 def test_catchup_window_records_older_fires_missed_whatever_the_policy(
     tw: Tickwork, clock: FakeClock
 ) -> None:
     rows = _downtime(tw, clock, catchup="all", catchup_window="2h30m", overlap="buffer_all")
-    assert rows == [(HOURS[0], "missed", 0), (HOURS[1], "missed", 0),
-                    *[(h, "succeeded", 1) for h in HOURS[2:]]]
+    assert rows == [
+        (HOURS[0], "missed", 0),
+        (HOURS[1], "missed", 0),
+        *[(h, "succeeded", 1) for h in HOURS[2:]],
+    ]
 
 
 class Gate:
@@ -154,20 +161,25 @@ def test_overlap_skip_records_fires_while_running_as_skipped(
     tw: Tickwork, clock: FakeClock
 ) -> None:
     gate = _overlap(tw, clock, "skip", 3)
-    assert _finish(tw, gate) == [(M[0], "succeeded", 1), (M[1], "skipped", 0),
-                                 (M[2], "skipped", 0)]
+    assert _finish(tw, gate) == [(M[0], "succeeded", 1), (M[1], "skipped", 0), (M[2], "skipped", 0)]
 
 
 def test_overlap_buffer_one_keeps_one_waiting(tw: Tickwork, clock: FakeClock) -> None:
     gate = _overlap(tw, clock, "buffer_one", 3)
-    assert _finish(tw, gate) == [(M[0], "succeeded", 1), (M[1], "succeeded", 1),
-                                 (M[2], "skipped", 0)]
+    assert _finish(tw, gate) == [
+        (M[0], "succeeded", 1),
+        (M[1], "succeeded", 1),
+        (M[2], "skipped", 0),
+    ]
 
 
 def test_overlap_buffer_all_runs_them_one_after_another(tw: Tickwork, clock: FakeClock) -> None:
     gate = _overlap(tw, clock, "buffer_all", 3)
     assert [r.state for r in runs_of(tw, "busy")] == [
-        RunState.running, RunState.queued, RunState.queued]
+        RunState.running,
+        RunState.queued,
+        RunState.queued,
+    ]
     assert _finish(tw, gate) == [(m, "succeeded", 1) for m in M]
     assert gate.started == [f"busy@{m}" for m in M]
 
@@ -204,8 +216,9 @@ def test_retries_back_off_exponentially_then_succeed(tw: Tickwork, clock: FakeCl
     tw.sync()
     clock.set(T0 + timedelta(hours=1))
     run_until_idle(tw)
-    policy = RetryPolicy(max_attempts=4, backoff=timedelta(seconds=10),
-                         backoff_max=timedelta(minutes=1))
+    policy = RetryPolicy(
+        max_attempts=4, backoff=timedelta(seconds=10), backoff_max=timedelta(minutes=1)
+    )
     key = "wobbly@2026-03-02T13:00:00+00:00"
     for attempt in (1, 2):
         (run,) = runs_of(tw, "wobbly")
@@ -217,8 +230,15 @@ def test_retries_back_off_exponentially_then_succeed(tw: Tickwork, clock: FakeCl
     (run,) = runs_of(tw, "wobbly")
     assert (run.state, run.attempt, attempts) == (RunState.succeeded, 3, [1, 2, 3])
     events = [e.event for e in tw.store.run_events(run.id)]
-    assert events == ["run_enqueued", "run_claimed", "run_retry_scheduled", "run_claimed",
-                      "run_retry_scheduled", "run_claimed", "run_succeeded"]
+    assert events == [
+        "run_enqueued",
+        "run_claimed",
+        "run_retry_scheduled",
+        "run_claimed",
+        "run_retry_scheduled",
+        "run_claimed",
+        "run_succeeded",
+    ]
 
 
 def test_last_failed_attempt_makes_the_run_failed(tw: Tickwork, clock: FakeClock) -> None:
@@ -325,7 +345,10 @@ def test_paused_schedule_records_its_fires_as_skipped(tw: Tickwork, clock: FakeC
     tw.resume("paused_job")
     step_minutes(tw, clock, 1)
     assert table(runs_of(tw, "paused_job")) == [
-        (M[0], "skipped", 0), (M[1], "skipped", 0), (M[2], "succeeded", 1)]
+        (M[0], "skipped", 0),
+        (M[1], "skipped", 0),
+        (M[2], "succeeded", 1),
+    ]
     assert runs_of(tw, "paused_job")[0].error == "schedule paused"
 
 
@@ -350,7 +373,8 @@ def test_two_engines_on_one_file_run_each_fire_once(
     for _ in range(2):
         tw = make_tw()
         tw.task(cron="* * * * *", name="shared")(
-            lambda context: effects.update([context.idempotency_key]))
+            lambda context: effects.update([context.idempotency_key])
+        )
         tw.task(every="20s", name="fast")(lambda context: effects.update([context.idempotency_key]))
         tw.sync()
         engines.append(tw)
@@ -362,8 +386,10 @@ def test_two_engines_on_one_file_run_each_fire_once(
             run_until_idle(tw)
     shared = runs_of(engines[0], "shared")
     fast = runs_of(engines[0], "fast")
-    assert len(shared) == 10 and len(fast) == 30
+    assert len(shared) == 10
+    assert len(fast) == 30
     assert {r.state for r in shared + fast} == {RunState.succeeded}
-    assert set(effects.values()) == {1} and len(effects) == 40
+    assert set(effects.values()) == {1}
+    assert len(effects) == 40
     owners = {r.lease_owner for r in shared + fast}
     assert owners == {None}

@@ -40,18 +40,21 @@ def write(tmp_path: Path, text: str, name: str = "tickwork.toml") -> Path:
 
 def test_good_config_loads_with_defaults_filled_in(tmp_path: Path) -> None:
     settings = load_config(write(tmp_path, GOOD), environ={})
-    assert settings.database_url == "sqlite:///tw.db" and settings.concurrency == 8
+    assert settings.database_url == "sqlite:///tw.db"
+    assert settings.concurrency == 8
     report, poll = settings.schedules
     assert report["tz"] == "Europe/Berlin"  # the config's default zone
     assert (report["retries"], report["overlap"], report["catchup"]) == (3, "skip", "latest")
     assert poll["tz"] == "UTC"
     spec = ScheduleSpec.from_stored(report)
-    assert spec.retry.max_attempts == 4 and spec.timeout is not None
+    assert spec.retry.max_attempts == 4
+    assert spec.timeout is not None
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
-    settings = load_config(write(tmp_path, GOOD),
-                           environ={"TICKWORK_DATABASE_URL": "sqlite:///other.db"})
+    settings = load_config(
+        write(tmp_path, GOOD), environ={"TICKWORK_DATABASE_URL": "sqlite:///other.db"}
+    )
     assert settings.database_url == "sqlite:///other.db"
 
 
@@ -113,9 +116,11 @@ def test_every_problem_is_listed_with_schedule_key_value_and_expected(tmp_path: 
     assert ("name", "bad zone") in problems
     assert ("tz", "Mars/Olympus") in problems
     assert ("overlap", "sometimes") in problems
-    assert ("trigger", "every, at") in problems or any("conflicting" in str(p) for p in
-                                                      caught.value.problems)
-    assert ("every", "fortnightly") in problems and ("retries", "-1") in problems
+    assert ("trigger", "every, at") in problems or any(
+        "conflicting" in str(p) for p in caught.value.problems
+    )
+    assert ("every", "fortnightly") in problems
+    assert ("retries", "-1") in problems
     assert all(not p.retryable for p in caught.value.problems)
 
 

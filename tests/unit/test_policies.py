@@ -33,14 +33,29 @@ def hours(plan_part: tuple[datetime, ...]) -> list[int]:
         pytest.param(CatchupPolicy.all, None, 100, [13, 14, 15, 16, 17], [], id="all"),
         pytest.param(CatchupPolicy.all, None, 2, [13, 14], [15, 16, 17], id="all-bounded"),
         pytest.param(CatchupPolicy.skip, None, 100, [], [13, 14, 15, 16, 17], id="skip"),
-        pytest.param(CatchupPolicy.all, timedelta(hours=2, minutes=30), 100, [15, 16, 17],
-                     [13, 14], id="all-window"),
-        pytest.param(CatchupPolicy.latest, timedelta(minutes=10), 100, [],
-                     [13, 14, 15, 16, 17], id="latest-window-excludes-everything"),
+        pytest.param(
+            CatchupPolicy.all,
+            timedelta(hours=2, minutes=30),
+            100,
+            [15, 16, 17],
+            [13, 14],
+            id="all-window",
+        ),
+        pytest.param(
+            CatchupPolicy.latest,
+            timedelta(minutes=10),
+            100,
+            [],
+            [13, 14, 15, 16, 17],
+            id="latest-window-excludes-everything",
+        ),
     ],
 )
 def test_catchup_after_downtime(
-    policy: CatchupPolicy, window: timedelta | None, limit: int, queued: list[int],
+    policy: CatchupPolicy,
+    window: timedelta | None,
+    limit: int,
+    queued: list[int],
     missed: list[int],
 ) -> None:
     plan = plan_catchup(HOURLY, NOW, policy, grace=GRACE, window=window, limit=limit)
@@ -50,14 +65,16 @@ def test_catchup_after_downtime(
 def test_on_time_fire_always_runs_and_supersedes_latest() -> None:
     fires = [NOW - timedelta(hours=1), NOW]
     plan = plan_catchup(fires, NOW, CatchupPolicy.latest, grace=GRACE)
-    assert plan.queue == (NOW,) and plan.miss == (fires[0],)
+    assert plan.queue == (NOW,)
+    assert plan.miss == (fires[0],)
     skip = plan_catchup(fires, NOW, CatchupPolicy.skip, grace=GRACE)
     assert skip.queue == (NOW,)
 
 
 def test_superseded_batch_runs_none_of_its_late_fires_under_latest() -> None:
     plan = plan_catchup(HOURLY, NOW, CatchupPolicy.latest, grace=GRACE, superseded=True)
-    assert plan.queue == () and plan.miss == tuple(HOURLY)
+    assert plan.queue == ()
+    assert plan.miss == tuple(HOURLY)
 
 
 @given(
@@ -71,8 +88,14 @@ def test_every_fire_lands_in_exactly_one_list(
     offsets: list[int], policy: CatchupPolicy, grace: int, window: int | None, limit: int
 ) -> None:
     fires = sorted(NOW - timedelta(seconds=o) for o in offsets)
-    plan = plan_catchup(fires, NOW, policy, grace=timedelta(seconds=grace),
-                        window=None if window is None else timedelta(seconds=window), limit=limit)
+    plan = plan_catchup(
+        fires,
+        NOW,
+        policy,
+        grace=timedelta(seconds=grace),
+        window=None if window is None else timedelta(seconds=window),
+        limit=limit,
+    )
     assert sorted(plan.queue + plan.miss) == fires
     assert not set(plan.queue) & set(plan.miss)
     assert list(plan.queue) == sorted(plan.queue)
@@ -87,8 +110,12 @@ def test_every_fire_lands_in_exactly_one_list(
         assert len(late_queued) <= limit
 
 
-S, W, K, C = (OverlapAction.start, OverlapAction.wait, OverlapAction.skip,
-              OverlapAction.cancel_others)
+S, W, K, C = (
+    OverlapAction.start,
+    OverlapAction.wait,
+    OverlapAction.skip,
+    OverlapAction.cancel_others,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,8 +140,7 @@ def test_decide_overlap(
     assert decide_overlap(policy, busy, due) == expected
 
 
-@given(policy=st.sampled_from(list(OverlapPolicy)), busy=st.integers(0, 5),
-       due=st.integers(0, 20))
+@given(policy=st.sampled_from(list(OverlapPolicy)), busy=st.integers(0, 5), due=st.integers(0, 20))
 def test_overlap_never_exceeds_what_the_policy_allows(
     policy: OverlapPolicy, busy: int, due: int
 ) -> None:
@@ -130,8 +156,9 @@ def test_overlap_never_exceeds_what_the_policy_allows(
 
 @given(attempt=st.integers(1, 30), seed=st.text(max_size=20))
 def test_backoff_is_capped_deterministic_and_never_negative(attempt: int, seed: str) -> None:
-    policy = RetryPolicy(max_attempts=50, backoff=timedelta(seconds=10),
-                         backoff_max=timedelta(minutes=5))
+    policy = RetryPolicy(
+        max_attempts=50, backoff=timedelta(seconds=10), backoff_max=timedelta(minutes=5)
+    )
     first = next_attempt_at(NOW, attempt, policy, seed)
     assert first == next_attempt_at(NOW, attempt, policy, seed)
     delay = first - NOW
@@ -140,8 +167,10 @@ def test_backoff_is_capped_deterministic_and_never_negative(attempt: int, seed: 
 
 
 def test_backoff_doubles_without_jitter() -> None:
-    policy = RetryPolicy(max_attempts=5, backoff=timedelta(seconds=10),
-                         backoff_max=timedelta(seconds=60), jitter=0)
+    policy = RetryPolicy(
+        max_attempts=5, backoff=timedelta(seconds=10), backoff_max=timedelta(seconds=60), jitter=0
+    )
     delays = [next_attempt_at(NOW, n, policy, "s") - NOW for n in (1, 2, 3, 4)]
     assert delays == [timedelta(seconds=s) for s in (10, 20, 40, 60)]
-    assert policy.should_retry(4) and not policy.should_retry(5)
+    assert policy.should_retry(4)
+    assert not policy.should_retry(5)
