@@ -32,7 +32,10 @@ def _trigger(spec: ScheduleSpec, anchor: datetime) -> Trigger:
 def first_fire(spec: ScheduleSpec, anchor: datetime, now: datetime) -> datetime | None:
     """The first nominal fire of a new or changed schedule: the first strictly after ``now``.
     (An interval anchored at its creation first fires one period later, as in APScheduler;
-    one anchored at a future ``start_at`` fires at ``start_at``.)"""
+    one anchored at a future ``start_at`` fires at ``start_at``.) A one-off ``at`` that passed
+    at most ``misfire_grace`` ago still fires: defining it "now" must not lose it."""
+    if spec.at is not None:
+        return _trigger(spec, anchor).next_after(now - spec.misfire_grace)
     return _trigger(spec, anchor).next_after(now)
 
 

@@ -393,3 +393,23 @@ def test_two_engines_on_one_file_run_each_fire_once(
     assert len(effects) == 40
     owners = {r.lease_owner for r in shared + fast}
     assert owners == {None}
+
+
+def test_one_off_defined_just_after_its_instant_still_runs_once(
+    tw: Tickwork, clock: FakeClock
+) -> None:
+    @tw.task(at="2026-03-02T11:59:30+00:00")
+    def once() -> None:
+        pass
+
+    @tw.task(at="2026-03-02T10:00:00+00:00")
+    def long_gone() -> None:
+        pass
+
+    tw.sync()
+    run_until_idle(tw)
+    clock.advance(timedelta(days=1))
+    run_until_idle(tw)
+    assert table(runs_of(tw, "once")) == [("2026-03-02T11:59:30+00:00", "succeeded", 1)]
+    assert runs_of(tw, "long_gone") == []
+    assert tw.store.get_schedule("long_gone").next_fire_at is None  # type: ignore[union-attr]

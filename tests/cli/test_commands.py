@@ -1,0 +1,180 @@
+"""The operator commands: check, schedules, runs, trigger, pause, resume, db upgrade."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tickwork.app import Tickwork
+from tickwork.cli import cli
+from tickwork.config import load_config
+from tickwork.testing import FakeClock, run_until_idle
+
+CONFIG = """
+[tickwork]
+database_url = "sqlite:///{db}"
+
+[[schedule]]
+name = "hello"
+cron = "*/5 * * * *"
+command = "echo hello"
+
+[[schedule]]
+name = "broken"
+every = "1h"
+command = "echo oops >&2; exit 3"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "tickwork.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "tw.db"))
+    return path
+
+
+@pytest.fixture
+def history(config: Path) -> Iterator[Tickwork]:
+    """The config's schedules after 10 minutes of fake time: two runs of each kind."""
+    clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    tw = Tickwork(config=load_config(config), clock=clock, worker_id="test")
+    tw.sync()
+    tw.trigger("broken")
+    for _ in range(2):
+        clock.advance(timedelta(minutes=5))
+        run_until_idle(tw)
+    yield tw
+    tw.close()
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_check_lists_schedules_with_next_fire(config: Path) -> None:
+    result = invoke("check", "--config", str(config))
+    assert result.exit_code == 0, result.stderr
+    assert "ok, 2 schedules" in result.stdout
+    assert "*/5 * * * *" in result.stdout
+    data = json.loads(invoke("check", "--config", str(config), "--json").stdout)
+    assert [s["name"] for s in data["schedules"]] == ["hello", "broken"]
+
+
+def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[schedule]]\nname = "x"\ncron = "0 25 * * *"\ncommand = "true"\n'
+        '[[schedule]]\nname = "y"\nevery = "soon"\ntask = "m:f"\n'
+    )
+    result = invoke("check", "--config", str(bad))
+    assert result.exit_code == 2
+    assert "schedule 'x', key 'cron': hour value 25 is out of range" in result.stderr
+    assert "expected 0-23" in result.stderr
+    assert "schedule 'y', key 'every'" in result.stderr
+    problems = json.loads(invoke("check", "--config", str(bad), "--json").stdout)["problems"]
+    assert {p["field"] for p in problems} == {"cron", "every"}
+
+
+def test_bad_config_leaves_stored_schedules_unchanged(config: Path, history: Tickwork) -> None:
+    before = [(r.name, r.spec, r.version) for r in history.store.list_schedules()]
+    config.write_text(config.read_text().replace('"*/5 * * * *"', '"*/5 * * *"'))
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 2
+    assert "schedule 'hello', key 'cron': cron expression has 4 fields" in result.stderr
+    after = [(r.name, r.spec, r.version) for r in history.store.list_schedules()]
+    assert after == before
+
+
+def test_runs_json_has_the_fields_scripts_parse(config: Path, history: Tickwork) -> None:
+    result = invoke("runs", "--config", str(config), "--json")
+    assert result.exit_code == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert {
+        "id",
+        "schedule",
+        "nominal_fire",
+        "state",
+        "attempt",
+        "started_at",
+        "finished_at",
+        "exit_code",
+        "error",
+    } <= set(runs[0])
+    hello = [r for r in runs if r["schedule"] == "hello"]
+    assert [r["nominal_fire"] for r in hello] == [
+        "2026-03-02T12:10:00+00:00",
+        "2026-03-02T12:05:00+00:00",
+    ]
+    assert {r["state"] for r in hello} == {"succeeded"}
+    (broken,) = [r for r in runs if r["schedule"] == "broken"]
+    assert (broken["state"], broken["exit_code"]) == ("failed", 3)
+
+
+def test_runs_filters_by_schedule_and_status(config: Path, history: Tickwork) -> None:
+    result = invoke("runs", "--config", str(config), "--status", "failed", "--json")
+    assert [r["schedule"] for r in json.loads(result.stdout)] == ["broken"]
+    result = invoke("runs", "--config", str(config), "-s", "hello", "-n", "1", "--json")
+    assert len(json.loads(result.stdout)) == 1
+    table = invoke("runs", "--config", str(config))
+    assert "hello" in table.stdout
+    assert "succeeded" in table.stdout
+
+
+def test_runs_show_prints_output_error_and_events(config: Path, history: Tickwork) -> None:
+    (broken,) = json.loads(invoke("runs", "--config", str(config), "-s", "broken", "--json").stdout)
+    result = invoke("runs", "show", str(broken["id"]), "--config", str(config))
+    assert result.exit_code == 0, result.stderr
+    assert "oops" in result.stdout
+    assert "exit code 3" in result.stdout
+    assert "run_claimed" in result.stdout
+    assert "run_failed" in result.stdout
+    data = json.loads(
+        invoke("runs", "show", str(broken["id"]), "--config", str(config), "--json").stdout
+    )
+    assert data["output"].strip() == "oops"
+    assert [e["event"] for e in data["events"]] == ["run_triggered", "run_claimed", "run_failed"]
+
+
+def test_unknown_run_and_schedule_exit_2_with_a_message(config: Path, history: Tickwork) -> None:
+    result = invoke("runs", "show", "9999", "--config", str(config))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "no run with id 9999" in result.stderr
+    for verb in ("trigger", "pause", "resume"):
+        result = invoke(verb, "nope", "--config", str(config))
+        assert result.exit_code == 2
+        assert "no schedule named 'nope'" in result.stderr
+
+
+def test_schedules_list_and_show(config: Path, history: Tickwork) -> None:
+    listing = json.loads(invoke("schedules", "--config", str(config), "--json").stdout)
+    assert [s["name"] for s in listing] == ["broken", "hello"]
+    result = invoke("schedules", "show", "hello", "--config", str(config), "-n", "3")
+    assert result.exit_code == 0, result.stderr
+    assert "Every 5 minutes" in result.stdout
+    shown = json.loads(
+        invoke("schedules", "show", "hello", "--config", str(config), "--json").stdout
+    )
+    assert shown["next_fires"][0] == "2026-03-02T12:15:00+00:00"
+    assert len(shown["recent_runs"]) == 2
+
+
+def test_trigger_pause_and_resume(config: Path, history: Tickwork) -> None:
+    result = invoke("trigger", "hello", "--config", str(config), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == "manual"
+    assert invoke("pause", "hello", "--config", str(config)).stdout.strip() == "hello paused"
+    assert history.store.get_schedule("hello").paused  # type: ignore[union-attr]
+    assert invoke("resume", "hello", "--config", str(config)).stdout.strip() == "hello resumed"
+    assert not history.store.get_schedule("hello").paused  # type: ignore[union-attr]
+
+
+def test_db_upgrade_is_idempotent(config: Path) -> None:
+    for _ in range(2):
+        result = invoke("db", "upgrade", "--config", str(config))
+        assert result.exit_code == 0, result.stderr
+        assert "latest revision" in result.stdout
