@@ -178,3 +178,10 @@ def test_db_upgrade_is_idempotent(config: Path) -> None:
         result = invoke("db", "upgrade", "--config", str(config))
         assert result.exit_code == 0, result.stderr
         assert "latest revision" in result.stdout
+
+
+def test_workers_lists_registered_processes(config: Path, history: Tickwork) -> None:
+    history.register("scheduler,worker")
+    data = json.loads(invoke("workers", "--config", str(config), "--json").stdout)
+    assert [(w["id"], w["roles"]) for w in data] == [("test", "scheduler,worker")]
+    assert data[0]["alive"] is False  # its heartbeat is on the fake clock, hours ago

@@ -14,7 +14,14 @@ import click
 from tickwork import __version__
 from tickwork.cli.import_cmd import import_crontab_command
 from tickwork.cli.next_cmd import next_command
-from tickwork.cli.run_cmd import check_command, db_group, run_command
+from tickwork.cli.run_cmd import (
+    check_command,
+    db_group,
+    run_command,
+    scheduler_command,
+    worker_command,
+    workers_command,
+)
 from tickwork.cli.runs_cmd import runs_group
 from tickwork.cli.schedules_cmd import (
     pause_command,
@@ -35,6 +42,9 @@ def cli() -> None:
 for command in (
     next_command,
     run_command,
+    scheduler_command,
+    worker_command,
+    workers_command,
     check_command,
     db_group,
     schedules_group,

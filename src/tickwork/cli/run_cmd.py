@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
 
+from tickwork.app import Tickwork
 from tickwork.cli.common import (
     EXIT_INVALID,
     config_option,
@@ -23,21 +25,105 @@ from tickwork.scheduler import first_fire
 from tickwork.spec import ScheduleSpec, trigger_text
 
 
+def _run(
+    config_path: str | None, *, scheduler: bool, worker: bool, concurrency: int | None = None
+) -> None:
+    tw = load_app(config_path)
+    if concurrency is not None:
+        tw = Tickwork(config=replace(tw.settings, concurrency=concurrency))
+    configure_logging(tw.settings.log_level)
+    with errors_to_exit_codes():
+        try:
+            tw.run(scheduler=scheduler, worker=worker)
+        finally:
+            tw.close()
+
+
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Runs executed at once (default: [tickwork] concurrency).",
+)
+
+
 @click.command("run")
 @config_option
-def run_command(config_path: str | None) -> None:
+@concurrency_option
+def run_command(config_path: str | None, concurrency: int | None) -> None:
     """Run scheduler and worker in this process until SIGINT/SIGTERM.
 
     Config schedules are synced into the store first (new, changed, retired); on a signal no
     new runs are claimed, running tasks get stop_grace, then their leases are released.
     """
+    _run(config_path, scheduler=True, worker=True, concurrency=concurrency)
+
+
+@click.command("scheduler")
+@config_option
+def scheduler_command(config_path: str | None) -> None:
+    """Run only the scheduler: turn due fire times into runs (and reap expired leases).
+
+    Any number may run against one database; each fire time still gets one run.
+    """
+    _run(config_path, scheduler=True, worker=False)
+
+
+@click.command("worker")
+@config_option
+@concurrency_option
+def worker_command(config_path: str | None, concurrency: int | None) -> None:
+    """Run only a worker: claim due runs and execute them (and reap expired leases)."""
+    _run(config_path, scheduler=False, worker=True, concurrency=concurrency)
+
+
+@click.command("workers")
+@config_option
+@json_option
+def workers_command(config_path: str | None, as_json: bool) -> None:
+    """The processes registered in the database: host, pid, roles, version, last heartbeat."""
     tw = load_app(config_path)
-    configure_logging(tw.settings.log_level)
     with errors_to_exit_codes():
-        try:
-            tw.run()
-        finally:
-            tw.close()
+        now = datetime.now(UTC)
+        stale_after = tw.settings.lease  # heartbeats come every lease / 3
+        rows = []
+        for info in tw.store.list_workers():
+            alive = now - info.heartbeat_at <= stale_after
+            rows.append((info, alive))
+        if as_json:
+            emit_json(
+                [
+                    {
+                        "id": i.id,
+                        "host": i.host,
+                        "pid": i.pid,
+                        "version": i.version,
+                        "roles": i.roles,
+                        "started_at": i.started_at,
+                        "heartbeat_at": i.heartbeat_at,
+                        "alive": alive,
+                    }
+                    for i, alive in rows
+                ]
+            )
+            return
+        table(
+            None,
+            ["worker", "host", "pid", "roles", "version", "last seen", "alive"],
+            [
+                (
+                    i.id,
+                    i.host,
+                    i.pid,
+                    i.roles,
+                    i.version,
+                    local(i.heartbeat_at),
+                    "yes" if alive else "no",
+                )
+                for i, alive in rows
+            ],
+        )
+        tw.close()
 
 
 @click.command("check")
