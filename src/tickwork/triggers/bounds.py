@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tickwork.errors import InvalidSpecError
 from tickwork.triggers.base import Trigger
@@ -18,7 +18,7 @@ class BoundedTrigger:
     def __init__(
         self, inner: Trigger, start_at: datetime | None = None, end_at: datetime | None = None
     ) -> None:
-        if start_at is not None and end_at is not None and end_at < start_at:
+        if start_at is not None and end_at is not None and _utc(end_at) < _utc(start_at):
             raise InvalidSpecError(
                 "end_at",
                 end_at.isoformat(),
@@ -31,9 +31,14 @@ class BoundedTrigger:
         return f"BoundedTrigger({self.inner!r}, start_at={self.start_at}, end_at={self.end_at})"
 
     def next_after(self, instant: datetime) -> datetime | None:
-        if self.start_at is not None and instant < self.start_at:
-            instant = self.start_at - _TICK  # nothing before start_at; start_at itself may fire
+        # Compared in UTC: datetimes that share a ZoneInfo compare as wall times, ignoring fold.
+        if self.start_at is not None and _utc(instant) < _utc(self.start_at):
+            instant = _utc(self.start_at) - _TICK  # nothing before start_at; it may fire itself
         fire = self.inner.next_after(instant)
-        if fire is None or (self.end_at is not None and fire > self.end_at):
+        if fire is None or (self.end_at is not None and _utc(fire) > _utc(self.end_at)):
             return None
         return fire
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)

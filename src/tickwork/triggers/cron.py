@@ -49,7 +49,8 @@ class CronTrigger:
     __slots__ = ("expr", "tz")
 
     def __init__(self, expression: str | CronExpr, tz: tzinfo = UTC) -> None:
-        self.expr = parse_cron(expression) if isinstance(expression, str) else expression
+        # parse_cron refuses what is not text with an InvalidSpecError (cron=15 in a config).
+        self.expr = expression if isinstance(expression, CronExpr) else parse_cron(expression)
         self.tz = tz
         if not self._ever_matches():
             raise InvalidSpecError(

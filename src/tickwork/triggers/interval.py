@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tickwork.errors import InvalidSpecError
 
@@ -26,7 +26,11 @@ class IntervalTrigger:
         return f"IntervalTrigger(every={self.every!r}, anchor={self.anchor.isoformat()})"
 
     def next_after(self, instant: datetime) -> datetime | None:
-        if instant < self.anchor:
+        # In UTC: Python adds to and subtracts datetimes that share a ZoneInfo as wall times,
+        # which would shift the rate by the DST offset change. The fire keeps the anchor's zone.
+        anchor = self.anchor.astimezone(UTC)
+        instant = instant.astimezone(UTC)
+        if instant < anchor:
             return self.anchor
-        n = (instant - self.anchor) // self.every + 1
-        return self.anchor + n * self.every
+        n = (instant - anchor) // self.every + 1
+        return (anchor + n * self.every).astimezone(self.anchor.tzinfo)

@@ -20,4 +20,7 @@ def jitter_offset(seed: str, nominal: datetime, jitter: timedelta) -> timedelta:
 
 def jittered(seed: str, nominal: datetime, jitter: timedelta) -> datetime:
     """The due time of a fire: its nominal instant plus its jitter offset."""
-    return nominal + jitter_offset(seed, nominal, jitter)
+    # In UTC: adding to a ZoneInfo datetime is wall-time arithmetic (it drops fold and
+    # crosses DST changes by the wrong amount). The due time keeps the nominal's zone.
+    due = nominal.astimezone(UTC) + jitter_offset(seed, nominal, jitter)
+    return due.astimezone(nominal.tzinfo)

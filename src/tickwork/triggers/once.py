@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tickwork.errors import InvalidSpecError
 
@@ -21,4 +21,5 @@ class OnceTrigger:
         return f"OnceTrigger({self.at.isoformat()})"
 
     def next_after(self, instant: datetime) -> datetime | None:
-        return self.at if self.at > instant else None
+        # In UTC: datetimes that share a ZoneInfo compare as wall times, ignoring fold.
+        return self.at if self.at.astimezone(UTC) > instant.astimezone(UTC) else None
