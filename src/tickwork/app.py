@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -10,13 +11,14 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tickwork import __version__, events
 from tickwork.clock import Clock, SystemClock
-from tickwork.config import Settings, load_config
+from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
 from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
 from tickwork.executors import Executors
@@ -54,22 +56,18 @@ class Tickwork:
         clock: Clock | None = None,
         worker_id: str | None = None,
     ) -> None:
-        settings = (
-            config
-            if isinstance(config, Settings)
-            else (load_config(config) if config is not None else Settings())
-        )
-        overrides: dict[str, Any] = {}
+        if isinstance(config, Settings):
+            settings = config
+        elif config is not None:
+            settings = load_config(config)
+        else:
+            settings = environment_settings()  # no file: defaults, then TICKWORK_* variables
         if database_url is not None:
-            overrides["database_url"] = database_url
-        elif "TICKWORK_DATABASE_URL" in os.environ and not isinstance(config, Settings):
-            overrides["database_url"] = os.environ["TICKWORK_DATABASE_URL"]
+            settings = replace(settings, database_url=database_url)
         if timezone is not None:
-            overrides["timezone"] = timezone
+            settings = replace(settings, timezone=timezone)
         if concurrency is not None:
-            overrides["concurrency"] = concurrency
-        if overrides:
-            settings = Settings(**{**_asdict(settings), **overrides})
+            settings = replace(settings, concurrency=concurrency)
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -290,8 +288,6 @@ class Tickwork:
         try:
             yield
         finally:
-            import asyncio
-
             await asyncio.to_thread(self.stop)
 
     def close(self) -> None:
@@ -334,10 +330,6 @@ class Tickwork:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
-
-
-def _asdict(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
 
 
 def _redact(url: str) -> str:

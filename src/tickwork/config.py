@@ -16,7 +16,13 @@ from tickwork.errors import ConfigError, InvalidSpecError
 from tickwork.spec import validate_schedules
 from tickwork.zones import load_zone
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings", "find_config", "load_config"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "Settings",
+    "environment_settings",
+    "find_config",
+    "load_config",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
 
@@ -113,6 +119,16 @@ def load_config(
     if problems:
         raise ConfigError(problems, source=str(found or "configuration"))
     return Settings(**settings, schedules=tuple(schedules), path=found)
+
+
+def environment_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The defaults overridden by ``TICKWORK_*`` variables, without reading any file."""
+    env = os.environ if environ is None else environ
+    problems: list[InvalidSpecError] = []
+    settings = _settings({key: env[var] for var, key in _ENV.items() if var in env}, problems)
+    if problems:
+        raise ConfigError(problems, source="environment")
+    return Settings(**settings)
 
 
 def _read(path: Path) -> dict[str, Any]:
