@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ import pytest
 from sqlalchemy import event
 
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
+from tickwork.model import ScheduleRow
 from tickwork.store import open_store
+from tickwork.store.base import FireDecision
 from tickwork.store.sqlite import SQLiteStore
 
 from .conftest import T0, add_schedule
@@ -126,3 +131,34 @@ def test_other_urls_are_refused_naming_the_supported_ones(url: str) -> None:
 def test_sqlite_store_refuses_other_schemes() -> None:
     with pytest.raises(InvalidSpecError, match="SQLite file URL"):
         SQLiteStore("postgresql://db.example/tickwork")
+
+
+def test_threads_of_one_process_take_turns_to_write(path: Path) -> None:
+    """A writer that holds its turn past the busy timeout makes the others unavailable, not
+    stuck; once it is done they write again. Two stores on one file share the turn."""
+    url = f"sqlite:///{path}"
+    holder, waiter = SQLiteStore(url, busy_timeout_ms=200), SQLiteStore(url, busy_timeout_ms=200)
+    holder.upgrade()
+    add_schedule(holder, "a")
+    inside, done = threading.Event(), threading.Event()
+
+    def slow_planner(row: ScheduleRow, now: datetime) -> FireDecision:
+        inside.set()
+        assert done.wait(30)  # a safety net only: the test sets it
+        return FireDecision(next_fire_at=now + timedelta(minutes=1))
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(holder.enqueue_due, T0, 10, slow_planner)
+            assert inside.wait(30)
+            try:
+                with pytest.raises(StoreUnavailableError, match="other threads of this process"):
+                    waiter.trigger("a", T0)
+                assert waiter.get_schedule("a") is not None  # reads do not wait for a turn
+            finally:
+                done.set()
+            assert pending.result(30).schedules == 1
+        assert waiter.trigger("a", T0).schedule == "a"
+    finally:
+        holder.close()
+        waiter.close()

@@ -456,12 +456,13 @@ class SQLStore(ABC):
     def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
         """Lease up to ``limit`` due waiting runs, applying overlap policies (see ``Store``).
 
-        Schedules are visited in the order of their oldest due run. Per schedule, ``busy`` is
-        its running runs plus its retrying runs that are not yet due. A due retrying run
-        continues its run: it starts unless the schedule has a running run and the policy is
-        not ``allow`` (then it waits). New queued fires go through ``decide_overlap``; a
-        ``cancel_others`` cancels the running runs (and continuations it supersedes) before
-        the newest fire starts. The policy is the spec's ``overlap`` (default ``skip``).
+        Schedules are visited in the order of their oldest due run; the policy is the spec's
+        ``overlap`` (default ``skip``). A due retrying run continues its run: it starts unless
+        the schedule has a running run and the policy is not ``allow`` (then it waits). New
+        queued fires then go through ``decide_overlap`` with ``busy`` = the schedule's running
+        and retrying runs (due or not: they are runs still going). A ``cancel_others``
+        cancels all of those, retrying ones included (they would otherwise run after the
+        newer fire), then starts the newest fire. Stops once ``limit`` runs started.
         """
         _aware(now, "now")
         _positive(lease, "lease")
