@@ -34,3 +34,8 @@ conformance: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks report, never assert timings (bench/__main__.py lists the workloads).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench all

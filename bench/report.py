@@ -1,0 +1,129 @@
+"""What a workload returns, and how it is printed (a table, or JSON with ``--json``)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Options", "Report", "Row", "summarize_us"]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Command-line options every workload receives."""
+
+    store: str = "sqlite"
+    as_json: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One measured case: its label columns, its numbers and whether it met the target."""
+
+    labels: dict[str, str]
+    values: dict[str, float]
+    met: bool | None = None  # None: informational, no target
+
+
+@dataclass(slots=True)
+class Report:
+    workload: str
+    target: str
+    command: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool:
+        return all(row.met is not False for row in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "target": self.target,
+            "met": self.met,
+            "command": self.command,
+            "environment": environment(),
+            "rows": [asdict(row) for row in self.rows],
+            "notes": self.notes,
+        }
+
+    def render(self) -> str:
+        if not self.rows:
+            return f"{self.workload}: no rows"
+        label_keys = list(self.rows[0].labels)
+        value_keys = list(self.rows[0].values)
+        header = [*label_keys, *(_heading(k) for k in value_keys), "target"]
+        lines = [
+            [
+                *(row.labels[k] for k in label_keys),
+                *(_number(row.values[k]) for k in value_keys),
+                "-" if row.met is None else ("met" if row.met else "NOT MET"),
+            ]
+            for row in self.rows
+        ]
+        widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)]
+        numeric = set(range(len(label_keys), len(label_keys) + len(value_keys)))
+
+        def fmt(cells: list[str]) -> str:
+            return "  ".join(
+                c.rjust(w) if i in numeric else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+
+        env = environment()
+        out = [
+            f"workload {self.workload} — target: {self.target}",
+            f"python {env['python']} on {env['platform']}",
+            "",
+            fmt(header),
+            fmt(["-" * w for w in widths]),
+            *(fmt(line) for line in lines),
+            "",
+            *self.notes,
+            f"target {'met' if self.met else 'NOT met'} for every row"
+            if self.met
+            else "target NOT met for: "
+            + ", ".join(" ".join(r.labels.values()) for r in self.rows if r.met is False),
+            f"reproduce: {self.command}",
+        ]
+        return "\n".join(out)
+
+    def print(self, as_json: bool) -> None:
+        print(json.dumps(self.as_dict(), indent=2) if as_json else self.render())
+
+
+def _heading(key: str) -> str:
+    """``median_us`` -> ``median µs``, ``fires_per_s`` -> ``fires/s``."""
+    return key.replace("_per_", "/").replace("_us", " µs").replace("_ms", " ms").replace("_", " ")
+
+
+def _number(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def summarize_us(samples_ns: list[int]) -> dict[str, float]:
+    """Median, p99 (microseconds) and throughput of per-operation timings."""
+    ordered = sorted(samples_ns)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    mean = statistics.fmean(ordered)
+    return {
+        "median_us": statistics.median(ordered) / 1000,
+        "p99_us": p99 / 1000,
+        "per_s": 1e9 / mean if mean else float("inf"),
+    }
+
+
+def environment() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+    }
