@@ -203,6 +203,23 @@ CASES = [
         ["2024-11-03T00:00:00-04:00", "2024-11-04T00:00:00-05:00"],
         id="havana-2024-repeated-midnight-runs-once",
     ),
+    # -- a whole day skipped: Pacific/Apia jumped from 2011-12-29 24:00 -10:00 to 2011-12-31
+    #    00:00 +14:00. Decided (CRON_SEMANTICS.md 5): a tz-database change is not a clock
+    #    correction, so the simple rule applies to gaps longer than 3 hours too.
+    pytest.param(
+        "0 3 * * *",
+        "Pacific/Apia",
+        "2011-12-28T12:00:00-10:00",
+        ["2011-12-29T03:00:00-10:00", "2011-12-31T00:00:00+14:00", "2011-12-31T03:00:00+14:00"],
+        id="apia-skipped-day-runs-its-fixed-job-at-gap-end",
+    ),
+    pytest.param(
+        "0 * * * *",
+        "Pacific/Apia",
+        "2011-12-29T21:30:00-10:00",
+        ["2011-12-29T22:00:00-10:00", "2011-12-29T23:00:00-10:00", "2011-12-31T00:00:00+14:00"],
+        id="apia-hourly-has-no-fires-in-the-skipped-day",
+    ),
     # -- odd offsets
     pytest.param(
         "0 3 * * *",
