@@ -19,7 +19,7 @@ def test_two_processes_on_one_sqlite_file_run_each_fire_once(
 ) -> None:
     db = tmp_path / "tw.db"
     effects = tmp_path / "effects.txt"
-    seconds = soak_seconds(25)
+    seconds = soak_seconds(60)
     start, end = in_seconds(3), in_seconds(3 + seconds)
     tables = "".join(
         f"""
