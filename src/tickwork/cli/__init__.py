@@ -2,59 +2,58 @@
 
 Exit codes: 0 success, 1 "something to report" (plan found changes, a check found problems),
 2 invalid input (bad expression, config or argument), 3 the database or a service failed.
+
+Sub-commands are imported when used (click's lazy-group pattern), so ``tickwork next`` does
+not pay for the engine and SQLAlchemy imports.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from tickwork import __version__
-from tickwork.cli.import_cmd import import_crontab_command
-from tickwork.cli.next_cmd import next_command
-from tickwork.cli.run_cmd import (
-    check_command,
-    db_group,
-    run_command,
-    scheduler_command,
-    worker_command,
-    workers_command,
-)
-from tickwork.cli.runs_cmd import runs_group
-from tickwork.cli.schedules_cmd import (
-    pause_command,
-    resume_command,
-    schedules_group,
-    trigger_command,
-)
 
 __all__ = ["cli", "main"]
 
+COMMANDS = {
+    "next": "tickwork.cli.next_cmd:next_command",
+    "run": "tickwork.cli.run_cmd:run_command",
+    "scheduler": "tickwork.cli.run_cmd:scheduler_command",
+    "worker": "tickwork.cli.run_cmd:worker_command",
+    "workers": "tickwork.cli.run_cmd:workers_command",
+    "check": "tickwork.cli.run_cmd:check_command",
+    "db": "tickwork.cli.run_cmd:db_group",
+    "schedules": "tickwork.cli.schedules_cmd:schedules_group",
+    "runs": "tickwork.cli.runs_cmd:runs_group",
+    "trigger": "tickwork.cli.schedules_cmd:trigger_command",
+    "pause": "tickwork.cli.schedules_cmd:pause_command",
+    "resume": "tickwork.cli.schedules_cmd:resume_command",
+    "import-crontab": "tickwork.cli.import_cmd:import_crontab_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        ref = COMMANDS.get(cmd_name)
+        if ref is None:
+            return None
+        module, _, attr = ref.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tickwork")
 def cli() -> None:
     """tickwork: scheduled tasks that keep their promises."""
-
-
-for command in (
-    next_command,
-    run_command,
-    scheduler_command,
-    worker_command,
-    workers_command,
-    check_command,
-    db_group,
-    schedules_group,
-    runs_group,
-    trigger_command,
-    pause_command,
-    resume_command,
-):
-    cli.add_command(command)
-cli.add_command(import_crontab_command)
 
 
 def main() -> None:
