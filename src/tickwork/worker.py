@@ -74,10 +74,12 @@ class Worker:
 
     def run_once(self, now: datetime) -> int:
         """Claim as many due runs as there are free slots and start them. Returns how many."""
-        slots = self.free_slots()
-        if slots <= 0:
-            return 0
-        claimed = self.store.claim(self.worker_id, now, self.lease, slots)
+        with self._changed:
+            if self._stopping:
+                return 0
+        # With every slot busy the claim still runs (limit 0): overlap "skip" decisions are
+        # taken when a fire comes due, not when a slot frees up.
+        claimed = self.store.claim(self.worker_id, now, self.lease, max(self.free_slots(), 0))
         for item in claimed:
             flight = _InFlight(item)
             with self._changed:

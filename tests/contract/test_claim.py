@@ -22,7 +22,7 @@ from .conftest import (
 )
 
 Q, R, S, C = RunState.queued, RunState.running, RunState.skipped, RunState.cancelled
-SKIPPED = "overlap: previous run still going"
+SKIPPED = "overlap: another run of this schedule is running or starting"
 CANCELLED = "cancelled by a newer fire (overlap cancel_other)"
 
 

@@ -413,3 +413,12 @@ def test_one_off_defined_just_after_its_instant_still_runs_once(
     assert table(runs_of(tw, "once")) == [("2026-03-02T11:59:30+00:00", "succeeded", 1)]
     assert runs_of(tw, "long_gone") == []
     assert tw.store.get_schedule("long_gone").next_fire_at is None  # type: ignore[union-attr]
+
+
+def test_overlap_skip_is_decided_when_the_fire_is_due_even_with_no_free_slot(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(concurrency=1)
+    gate = _overlap(tw, clock, "skip", 2)  # the 12:02 fire comes due while 12:01 holds the slot
+    assert [r.state for r in runs_of(tw, "busy")] == [RunState.running, RunState.skipped]
+    assert _finish(tw, gate) == [(M[0], "succeeded", 1), (M[1], "skipped", 0)]

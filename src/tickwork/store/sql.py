@@ -84,7 +84,7 @@ RECORD_EVENTS: Mapping[RunState, str] = {
     RunState.missed: events.RUN_MISSED,
     RunState.skipped: events.RUN_SKIPPED,
 }
-OVERLAP_SKIPPED = "overlap: previous run still going"
+OVERLAP_SKIPPED = "overlap: another run of this schedule is running or starting"
 OVERLAP_CANCELLED = "cancelled by a newer fire (overlap cancel_other)"
 LEASE_LOST = "lease expired: worker lost"
 # A manual trigger's nominal fire is ``now``; when that instant already has a run of the
@@ -462,18 +462,19 @@ class SQLStore(ABC):
         queued fires then go through ``decide_overlap`` with ``busy`` = the schedule's running
         and retrying runs (due or not: they are runs still going). A ``cancel_others``
         cancels all of those, retrying ones included (they would otherwise run after the
-        newer fire), then starts the newest fire. Stops once ``limit`` runs started.
+        newer fire), then starts the newest fire. Stops once ``limit`` runs started. With
+        ``limit=0`` nothing starts but skip decisions are still taken, so a fire that comes
+        due while its schedule runs is skipped on time even when every slot is busy.
         """
         _aware(now, "now")
         _positive(lease, "lease")
-        if limit <= 0:
-            return []
+        limit = max(limit, 0)
         claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
             cursor: tuple[datetime, int] | None = None
             page = max(2 * limit, 64)
-            while claim.room > 0:
+            while True:
                 groups = conn.execute(self._due_schedules(now, cursor, page)).all()
                 for schedule_id, first_due in groups:
                     cursor = (first_due, schedule_id)
@@ -481,9 +482,9 @@ class SQLStore(ABC):
                         continue
                     seen.add(schedule_id)
                     self._claim_schedule(conn, claim, schedule_id)
-                    if claim.room == 0:
+                    if claim.room == 0 and limit > 0:
                         break
-                if len(groups) < page:
+                if len(groups) < page or (claim.room == 0 and limit > 0):
                     break
             claim.log.write(conn)
             started = self._runs_by_id(conn, claim.started)
@@ -559,13 +560,12 @@ class SQLStore(ABC):
         claim.specs[schedule_id] = row.spec
         for run in resume:
             if not claim.start(conn, run):
-                return
+                break  # no room: it waits; the skip decisions below still hold
         for run, action in zip(fresh, actions, strict=True):
             if action is OverlapAction.skip:
                 claim.end(conn, run, RunState.skipped, events.RUN_SKIPPED, OVERLAP_SKIPPED)
             elif action is OverlapAction.start:
-                if not claim.start(conn, run):
-                    return
+                claim.start(conn, run)  # without room it stays queued (waits for a slot)
             elif action is OverlapAction.cancel_others:
                 if claim.room == 0:
                     return
