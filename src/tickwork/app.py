@@ -128,14 +128,31 @@ class Tickwork:
         return self._store
 
     def sync(self, now: datetime | None = None) -> dict[str, SyncReport]:
-        """Store the config and code schedules (new, changed, retired); runs are untouched."""
+        """Store the config and code schedules (new, changed, retired); runs are untouched.
+
+        Config schedules are synced only when a config file was read, and code schedules only
+        when this process defines some: a process never retires definitions it does not own
+        (a CLI worker does not retire a service's code schedules, nor the reverse). Fires that
+        came due under the old definitions are accounted for first (run or recorded missed by
+        one scheduler pass), so changing a schedule during downtime loses nothing.
+        """
         at = now or self.clock.now()
+        scheduler = Scheduler(self.store)
+        while scheduler.run_once(at).schedules >= scheduler.batch:
+            pass
         existing = {row.name: row for row in self.store.list_schedules(include_retired=True)}
+        sources: list[tuple[str, list[dict[str, Any]]]] = []
+        if self.settings.path is not None:
+            sources.append(("config", list(self.settings.schedules)))
+        elif not self._code_schedules:
+            log.warning(
+                "no config file read: config schedules in the store are left as they are",
+                extra={"action": events.SCHEDULES_SYNCED},
+            )
+        if self._code_schedules:
+            sources.append(("code", list(self._code_schedules.values())))
         reports = {}
-        for source, specs in (
-            ("config", list(self.settings.schedules)),
-            ("code", list(self._code_schedules.values())),
-        ):
+        for source, specs in sources:
             items = [self._upsert(spec, existing.get(spec["name"]), at) for spec in specs]
             reports[source] = self.store.sync_schedules(items, source, at)
         log.info(

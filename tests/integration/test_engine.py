@@ -8,10 +8,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from tickwork.app import Tickwork
+from tickwork.config import load_config
 from tickwork.context import TaskContext
 from tickwork.model import RunState
 from tickwork.policies.retry import RetryPolicy, next_attempt_at
@@ -422,3 +424,43 @@ def test_overlap_skip_is_decided_when_the_fire_is_due_even_with_no_free_slot(
     gate = _overlap(tw, clock, "skip", 2)  # the 12:02 fire comes due while 12:01 holds the slot
     assert [r.state for r in runs_of(tw, "busy")] == [RunState.running, RunState.skipped]
     assert _finish(tw, gate) == [(M[0], "succeeded", 1), (M[1], "skipped", 0)]
+
+
+def test_changing_a_schedule_during_downtime_accounts_for_the_fires_missed_before(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    first = make_tw()
+    first.add_schedule(name="poll", every="5s", command="true")
+    first.sync()
+    clock.advance(timedelta(seconds=5))
+    run_until_idle(first)
+    first.close()
+    clock.advance(timedelta(seconds=20))  # down: fires at +10s, +15s, +20s, +25s pass
+    second = make_tw()
+    second.add_schedule(name="poll", every="5s", command="true", timeout="1m")  # changed
+    report = second.sync()
+    assert report["code"].changed == ("poll",)
+    run_until_idle(second)
+    rows = table(runs_of(second, "poll"))
+    assert [r[0][11:19] for r in rows] == [
+        "12:00:05",
+        "12:00:10",
+        "12:00:15",
+        "12:00:20",
+        "12:00:25",
+    ]
+    # Within misfire_grace the four are on time; overlap "skip" runs one of the burst.
+    assert [r[1] for r in rows] == ["succeeded", "succeeded", "skipped", "skipped", "skipped"]
+
+
+def test_a_process_without_config_leaves_config_schedules_alone(
+    tmp_path: Path, make_tw: Callable[..., Tickwork]
+) -> None:
+    path = tmp_path / "tickwork.toml"
+    path.write_text('[[schedule]]\nname = "nightly"\ncron = "0 3 * * *"\ncommand = "true"\n')
+    with_config = make_tw(config=load_config(path, environ={}))
+    with_config.sync()
+    bare = make_tw()
+    assert bare.sync() == {}
+    (row,) = bare.store.list_schedules()
+    assert (row.name, row.retired) == ("nightly", False)
