@@ -185,3 +185,28 @@ def test_workers_lists_registered_processes(config: Path, history: Tickwork) -> 
     data = json.loads(invoke("workers", "--config", str(config), "--json").stdout)
     assert [(w["id"], w["roles"]) for w in data] == [("test", "scheduler,worker")]
     assert data[0]["alive"] is False  # its heartbeat is on the fake clock, hours ago
+
+
+def test_group_options_count_for_sub_commands(config: Path, history: Tickwork) -> None:
+    result = invoke("runs", "--config", str(config), "--json", "show", "1")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == 1
+    result = invoke("schedules", "--config", str(config), "show", "hello")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_read_commands_do_not_create_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (("runs",), ("schedules",), ("workers",), ("runs", "show", "1")):
+        result = invoke(*args)
+        assert result.exit_code == 2, args
+        assert "no tickwork database at tickwork.db" in result.stderr
+    assert not (tmp_path / "tickwork.db").exists()
+
+
+def test_runs_of_an_unknown_schedule_is_an_error(config: Path, history: Tickwork) -> None:
+    result = invoke("runs", "--config", str(config), "-s", "nope")
+    assert result.exit_code == 2
+    assert "no schedule named 'nope'" in result.stderr

@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from tickwork.app import Tickwork
 from tickwork.config import load_config
@@ -56,14 +58,36 @@ def errors_to_exit_codes() -> Iterator[None]:
     except (InvalidSpecError, ScheduleConflictError) as err:
         fail(str(err), EXIT_INVALID)
     except StoreUnavailableError as err:
-        fail(f"{err} (retrying later may help)", EXIT_UNAVAILABLE)
+        fail(str(err), EXIT_UNAVAILABLE)
     except TickworkError as err:
         fail(str(err), EXIT_UNAVAILABLE if err.retryable else EXIT_INVALID)
 
 
-def load_app(config_path: str | None) -> Tickwork:
+def from_parents(name: str, value: Any) -> Any:
+    """An option given to the group (``tickwork runs --config F show 3``) counts for its
+    sub-commands too."""
+    ctx = click.get_current_context(silent=True)
+    while not value and ctx is not None and ctx.parent is not None:
+        ctx = ctx.parent
+        value = ctx.params.get(name, value)
+    return value
+
+
+def load_app(config_path: str | None, *, existing: bool = False) -> Tickwork:
+    """The app for ``--config``. With ``existing``, a command that only reads refuses to
+    create an empty SQLite database where none is (a wrong directory or a missing
+    --config would otherwise show empty tables)."""
     with errors_to_exit_codes():
-        return Tickwork(config=load_config(config_path))
+        tw = Tickwork(config=load_config(from_parents("config_path", config_path)))
+    if existing:
+        url = make_url(tw.settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            fail(
+                f"no tickwork database at {url.database}; expected one created by "
+                "`tickwork run` (pass --config or set TICKWORK_DATABASE_URL to use another)",
+                EXIT_INVALID,
+            )
+    return tw
 
 
 def emit_json(value: Any) -> None:

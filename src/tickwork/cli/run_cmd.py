@@ -82,7 +82,7 @@ def worker_command(config_path: str | None, concurrency: int | None) -> None:
 @json_option
 def workers_command(config_path: str | None, as_json: bool) -> None:
     """The processes registered in the database: host, pid, roles, version, last heartbeat."""
-    tw = load_app(config_path)
+    tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
         now = datetime.now(UTC)
         stale_after = tw.settings.lease  # heartbeats come every lease / 3

@@ -10,12 +10,13 @@ from tickwork.cli.common import (
     config_option,
     emit_json,
     errors_to_exit_codes,
+    from_parents,
     json_option,
     load_app,
     local,
     table,
 )
-from tickwork.errors import RunNotFoundError
+from tickwork.errors import RunNotFoundError, ScheduleNotFoundError
 from tickwork.model import Run, RunState
 from tickwork.store.base import RunFilter
 
@@ -65,12 +66,14 @@ def runs_group(
     """Recent runs, newest first; `runs show ID` for one run's output, attempts and events."""
     if ctx.invoked_subcommand is not None:
         return
-    tw = load_app(config_path)
+    tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
+        if schedule is not None and tw.store.get_schedule(schedule) is None:
+            raise ScheduleNotFoundError(schedule)
         runs = tw.store.list_runs(
             RunFilter(schedule=schedule, states=frozenset(RunState(s) for s in states), limit=limit)
         )
-        if as_json:
+        if from_parents("as_json", as_json):
             emit_json([run_json(r) for r in runs])
             return
         table(
@@ -114,13 +117,13 @@ def _short(text: str | None, width: int = 50) -> str:
 @json_option
 def runs_show(run_id: int, config_path: str | None, as_json: bool) -> None:
     """One run: state, attempts, error, captured output and every transition."""
-    tw = load_app(config_path)
+    tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
         run = tw.store.get_run(run_id)
         if run is None:
             raise RunNotFoundError(run_id)
         events = tw.store.run_events(run_id)
-        if as_json:
+        if from_parents("as_json", as_json):
             emit_json(
                 {
                     **run_json(run, output=True),

@@ -11,6 +11,7 @@ from tickwork.cli.common import (
     config_option,
     emit_json,
     errors_to_exit_codes,
+    from_parents,
     json_option,
     load_app,
     local,
@@ -58,10 +59,10 @@ def schedules_group(ctx: click.Context, config_path: str | None, as_json: bool) 
     """List schedules (next fire, last result); `schedules show NAME` for one."""
     if ctx.invoked_subcommand is not None:
         return
-    tw = load_app(config_path)
+    tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
         rows = tw.store.list_schedules(include_retired=False)
-        if as_json:
+        if from_parents("as_json", as_json):
             emit_json([schedule_json(tw, row) for row in rows])
             return
         table(
@@ -97,14 +98,14 @@ def schedules_list(ctx: click.Context, config_path: str | None, as_json: bool) -
 @json_option
 def schedules_show(name: str, count: int, config_path: str | None, as_json: bool) -> None:
     """One schedule: definition, next fires in its zone and recent runs."""
-    tw = load_app(config_path)
+    tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
         row = tw.store.get_schedule(name)
         if row is None:
             raise ScheduleNotFoundError(name)
         data = schedule_json(tw, row, count)
         recent = tw.store.list_runs(RunFilter(schedule=name, limit=10))
-        if as_json:
+        if from_parents("as_json", as_json):
             emit_json({**data, "recent_runs": [run_json(r) for r in recent]})
             return
         click.echo(
@@ -133,17 +134,17 @@ def _simple(verb: str, help_text: str) -> click.Command:
     @config_option
     @json_option
     def command(name: str, config_path: str | None, as_json: bool) -> None:
-        tw = load_app(config_path)
+        tw = load_app(config_path, existing=True)
         with errors_to_exit_codes():
             if verb == "trigger":
                 run = tw.trigger(name)
-                if as_json:
+                if from_parents("as_json", as_json):
                     emit_json(run_json(run))
                 else:
                     click.echo(f"run {run.id} of {name} queued (due {local(run.due_at)})")
                 return
             row = tw.pause(name) if verb == "pause" else tw.resume(name)
-            if as_json:
+            if from_parents("as_json", as_json):
                 emit_json({"name": row.name, "paused": row.paused})
             else:
                 click.echo(f"{name} {'paused' if row.paused else 'resumed'}")
