@@ -95,10 +95,11 @@ def load_config(
                         message=f"unknown top-level key {key!r}",
                     )
                 )
+    origin = {key: f"${var}" for var, key in _ENV.items() if var in env}
     for var, key in _ENV.items():
         if var in env:
             raw_settings[key] = env[var]
-    settings = _settings(raw_settings, problems)
+    settings = _settings(raw_settings, problems, origin)
     if not isinstance(tables, list):
         problems.append(
             InvalidSpecError(
@@ -125,7 +126,10 @@ def environment_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The defaults overridden by ``TICKWORK_*`` variables, without reading any file."""
     env = os.environ if environ is None else environ
     problems: list[InvalidSpecError] = []
-    settings = _settings({key: env[var] for var, key in _ENV.items() if var in env}, problems)
+    origin = {key: f"${var}" for var, key in _ENV.items() if var in env}
+    settings = _settings(
+        {key: env[var] for var, key in _ENV.items() if var in env}, problems, origin
+    )
     if problems:
         raise ConfigError(problems, source="environment")
     return Settings(**settings)
@@ -154,16 +158,20 @@ def _read(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _settings(raw: Mapping[str, Any], problems: list[InvalidSpecError]) -> dict[str, Any]:
+def _settings(
+    raw: Mapping[str, Any], problems: list[InvalidSpecError], origin: Mapping[str, str]
+) -> dict[str, Any]:
+    """Parsed settings; a problem names where the value came from ($TICKWORK_X or the file)."""
     out: dict[str, Any] = {}
 
     def bad(key: str, message: str) -> None:
+        where = origin.get(key, f"[tickwork] {key}")
         problems.append(
             InvalidSpecError(
                 key,
                 raw.get(key),
                 _SETTINGS.get(key, "a known setting"),
-                message=f"[tickwork] {key}: {message}",
+                message=f"{where}: {message}",
             )
         )
 

@@ -197,7 +197,7 @@ def validate_schedule(
 def validate_schedules(
     tables: Sequence[object], *, default_tz: str = "UTC", source: str = "config"
 ) -> list[dict[str, Any]]:
-    """Validate every table (all problems reported at once) and check names are unique."""
+    """Validate every table and check names are unique; all problems reported at once."""
     problems: list[InvalidSpecError] = []
     result: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -209,22 +209,22 @@ def validate_schedules(
                 )
             )
             continue
+        name = table.get("name")
+        if isinstance(name, str):
+            if name in seen:  # reported even when the tables have other problems
+                problems.append(
+                    InvalidSpecError(
+                        "name",
+                        name,
+                        "a name used by one schedule only",
+                        message=f"schedule {name!r}: name defined twice",
+                    )
+                )
+            seen.add(name)
         try:
-            spec = validate_schedule(table, default_tz=default_tz)
+            result.append(validate_schedule(table, default_tz=default_tz))
         except ConfigError as err:
             problems.extend(err.problems)
-            continue
-        if spec["name"] in seen:
-            problems.append(
-                InvalidSpecError(
-                    "name",
-                    spec["name"],
-                    "a name used by one schedule only",
-                    message=f"schedule {spec['name']!r}: name defined twice",
-                )
-            )
-        seen.add(spec["name"])
-        result.append(spec)
     if problems:
         raise ConfigError(problems, source=source)
     return result

@@ -139,3 +139,18 @@ def test_missing_file_and_bad_toml_are_specific(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml", environ={})
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[[schedule]\nname="), environ={})
+
+
+def test_duplicate_names_are_reported_alongside_other_problems(tmp_path: Path) -> None:
+    text = ('[[schedule]]\nname = "b"\ncron = "61 * * * *"\ncommand = "x"\n'
+            '[[schedule]]\nname = "b"\ncron = "* * * * *"\ncommand = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    messages = [str(p) for p in caught.value.problems]
+    assert any("name defined twice" in m for m in messages)
+    assert any("minute value 61" in m for m in messages)
+
+
+def test_a_bad_environment_variable_is_named_as_the_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\$TICKWORK_CONCURRENCY: bad value 'abc'"):
+        load_config(write(tmp_path, GOOD), environ={"TICKWORK_CONCURRENCY": "abc"})
