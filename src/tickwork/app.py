@@ -22,6 +22,7 @@ from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
 from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
 from tickwork.executors import Executors
+from tickwork.logs import configure_logging
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
 from tickwork.scheduler import Scheduler, first_fire
@@ -234,7 +235,11 @@ class Tickwork:
                 reaper=Reaper(store),
                 settings=LoopSettings(
                     poll_interval=self.settings.poll_interval,
-                    heartbeat_interval=max(self.settings.lease / 3, timedelta(milliseconds=100)),
+                    # Every lease/3 (at most 5 s): also how soon a cancelled attempt hears of it.
+                    heartbeat_interval=max(
+                        min(self.settings.lease / 3, timedelta(seconds=5)),
+                        timedelta(milliseconds=100),
+                    ),
                 ),
             )
             wake.append(self._engine)
@@ -258,6 +263,8 @@ class Tickwork:
         self, *, scheduler: bool = True, worker: bool = True, install_signals: bool = True
     ) -> None:
         """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain."""
+        if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
+            configure_logging(self.settings.log_level)
         engine = self.engine(scheduler=scheduler, worker=worker)
         self.sync()
         roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)

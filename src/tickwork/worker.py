@@ -217,8 +217,8 @@ class Worker:
         run = claimed.run
         if flight.lost:
             log.warning(
-                "result dropped: lease no longer held",
-                extra=_extra(claimed, action=events.RUN_FENCED_OUT, state=outcome.state),
+                "result dropped: the lease was released, reclaimed or cancelled",
+                extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
             )
             return
         now = self.clock.now()
@@ -230,8 +230,8 @@ class Worker:
         written = self.store.finish(run.id, self.worker_id, now, outcome, retry_at=retry_at)
         if not written:
             log.warning(
-                "result dropped: lease no longer held",
-                extra=_extra(claimed, action=events.RUN_FENCED_OUT, state=outcome.state),
+                "result dropped: the lease was released, reclaimed or cancelled",
+                extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
             )
             return
         action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"

@@ -280,6 +280,12 @@ class SubprocessExecutor:
         if cancel.is_set():
             context.cancelled.set()
             return watch.outcome(RunState.cancelled, error="cancelled before it started")
+        if execution.cwd is not None and not os.path.isdir(execution.cwd):
+            return watch.outcome(
+                RunState.failed,
+                error=f"cwd {execution.cwd!r} is not an existing directory; expected the "
+                "directory to run the command in",
+            )
         env = {**os.environ, **execution.env, **task_environment(execution)}
         result_read, result_write = os.pipe() if execution.command is None else (-1, -1)
         if result_write >= 0:

@@ -260,3 +260,23 @@ def test_no_descriptor_leaks_across_runs() -> None:
     for _ in range(5):
         run("echo hi", stdin="x")
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_missing_cwd_is_named_in_the_error() -> None:
+    from datetime import UTC, datetime
+
+    from tickwork.executors import Execution, SubprocessExecutor, context_for
+
+    execution = Execution(
+        run_id=1,
+        schedule="s",
+        attempt=1,
+        nominal_fire=datetime(2026, 1, 1, tzinfo=UTC),
+        idempotency_key="s@2026-01-01T00:00:00+00:00",
+        command="true",
+        cwd="/does/not/exist",
+    )
+    outcome = SubprocessExecutor().execute(execution, context_for(execution), threading.Event())
+    assert outcome.state is RunState.failed
+    assert outcome.error is not None
+    assert "cwd '/does/not/exist' is not an existing directory" in outcome.error
