@@ -22,6 +22,7 @@ __all__ = [
     "environment_settings",
     "find_config",
     "load_config",
+    "runnable_problems",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
@@ -120,6 +121,49 @@ def load_config(
     if problems:
         raise ConfigError(problems, source=str(found or "configuration"))
     return Settings(**settings, schedules=tuple(schedules), path=found)
+
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def runnable_problems(settings: Settings) -> list[InvalidSpecError]:
+    """What a valid config still needs before it can run here: a supported database URL and
+    importable ``task`` references (``tickwork check`` reports these too)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from tickwork.tasks import TaskRegistry
+
+    problems: list[InvalidSpecError] = []
+    expected = "a database URL starting sqlite:/// or postgresql://"
+    try:
+        backend = make_url(settings.database_url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in SUPPORTED_DATABASES:
+        problems.append(
+            InvalidSpecError(
+                "database_url",
+                settings.database_url.split("@")[-1],
+                expected,
+                message=f"[tickwork] database_url: unsupported database {backend or '?'!r}",
+            )
+        )
+    registry = TaskRegistry()
+    for spec in settings.schedules:
+        if "task" in spec:
+            try:
+                registry.resolve(spec["task"])
+            except InvalidSpecError as err:
+                problems.append(
+                    InvalidSpecError(
+                        "task",
+                        spec["task"],
+                        err.expected,
+                        message=f"schedule {spec['name']!r}, key 'task': {err.message}",
+                    )
+                )
+    return problems
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> Settings:

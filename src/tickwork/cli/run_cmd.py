@@ -18,7 +18,7 @@ from tickwork.cli.common import (
     local,
     table,
 )
-from tickwork.config import load_config
+from tickwork.config import load_config, runnable_problems
 from tickwork.errors import ConfigError
 from tickwork.logs import configure_logging
 from tickwork.scheduler import first_fire
@@ -29,6 +29,12 @@ def _run(
     config_path: str | None, *, scheduler: bool, worker: bool, concurrency: int | None = None
 ) -> None:
     tw = load_app(config_path)
+    with errors_to_exit_codes():
+        missing = runnable_problems(tw.settings)
+        if not worker:  # a scheduler-only process never imports tasks
+            missing = [p for p in missing if p.field != "task"]
+        if missing:
+            raise ConfigError(missing, source=str(tw.settings.path or "configuration"))
     if concurrency is not None:
         tw = Tickwork(config=replace(tw.settings, concurrency=concurrency))
     configure_logging(tw.settings.log_level)
@@ -133,6 +139,9 @@ def check_command(config_path: str | None, as_json: bool) -> None:
     """Validate a configuration; list every problem (exit 2) or each schedule's next fire."""
     try:
         settings = load_config(config_path)
+        missing = runnable_problems(settings)
+        if missing:
+            raise ConfigError(missing, source=str(settings.path or "configuration"))
     except ConfigError as err:
         if as_json:
             emit_json(
