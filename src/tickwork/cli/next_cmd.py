@@ -57,6 +57,12 @@ def next_command(
     except InvalidSpecError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    if len(found) < count:
+        click.echo(
+            f"note: only {len(found)} fire times after --after "
+            "(the trigger ends, or year 9999 is reached)",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps([fire.isoformat() for fire in found]))
         return

@@ -42,7 +42,7 @@ def build_trigger(
 
     An interval is anchored at ``anchor``, else ``start_at``; one of them is required.
     """
-    given = [name for name, value in (("cron", cron), ("every", every), ("at", at)) if value]
+    given = [n for n, v in (("cron", cron), ("every", every), ("at", at)) if v is not None]
     if len(given) != 1:
         raise InvalidSpecError(
             "trigger",
