@@ -97,11 +97,20 @@ def runs_group(
                     f"{r.attempt}/{r.max_attempts}",
                     local(r.started_at),
                     local(r.finished_at),
-                    r.exit_code if r.exit_code is not None else _short(r.error),
+                    _result(r),
                 )
                 for r in runs
             ],
         )
+
+
+def _result(run: Run) -> str:
+    """The exit/error column: why it ended, in a few words."""
+    if run.state is RunState.timed_out:
+        return "timed out"
+    if run.exit_code is not None and run.exit_code >= 0:
+        return str(run.exit_code)
+    return _short(run.error)
 
 
 def _short(text: str | None, width: int = 50) -> str:
