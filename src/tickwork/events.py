@@ -26,3 +26,6 @@ WORKER_STOPPING: Final = "worker_stopping"
 WORKER_STOPPED: Final = "worker_stopped"
 STORE_UNAVAILABLE: Final = "store_unavailable"
 STORE_RECOVERED: Final = "store_recovered"
+STORE_RETRIED: Final = "store_retried"  # a rolled-back transaction run again (debug)
+STORE_LISTEN_LOST: Final = "store_listen_lost"  # LISTEN connection lost: polling only
+STORE_LISTENING: Final = "store_listening"  # LISTEN connection back

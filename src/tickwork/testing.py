@@ -10,10 +10,15 @@ until it has nothing left to do, without sleeping.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tickwork.app import Tickwork
 from tickwork.clock import FakeClock
+from tickwork.errors import StoreUnavailableError
 
-__all__ = ["FakeClock", "run_until_idle"]
+__all__ = ["FakeClock", "postgres_schema", "run_until_idle"]
 
 
 def run_until_idle(tw: Tickwork, *, timeout: float = 10.0, max_rounds: int = 10_000) -> int:
@@ -32,3 +37,41 @@ def run_until_idle(tw: Tickwork, *, timeout: float = 10.0, max_rounds: int = 10_
         if not done and not busy:
             return rounds
     raise RuntimeError(f"engine still busy after {max_rounds} rounds")
+
+
+@contextmanager
+def postgres_schema(url: str, *, prefix: str = "tw_test") -> Iterator[str]:
+    """A new, empty schema on the PostgreSQL server at ``url`` for one test, dropped with
+    everything in it afterwards. Yields ``url`` with ``search_path`` set to that schema
+    (``?options=-csearch_path%3D<schema>``), for ``Tickwork(database_url=...)``, a config
+    file or ``open_store``. Raises ``StoreUnavailableError`` when the server cannot be
+    reached (the message names the server, never the password)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tickwork.store.postgres import postgres_url
+
+    given = make_url(url)
+    server = postgres_url(url).set(drivername="postgresql")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    options = " ".join(
+        filter(None, [str(given.query.get("options", "")), f"-csearch_path={schema}"])
+    )
+    try:
+        admin = psycopg.connect(
+            server.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
+        )
+    except psycopg.Error as exc:
+        shown = server.render_as_string(hide_password=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreUnavailableError(f"PostgreSQL not reachable at {shown}: {reason}") from exc
+    try:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield given.update_query_dict({"options": options}).render_as_string(
+                hide_password=False
+            )
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        admin.close()

@@ -14,15 +14,20 @@ from tickwork.store.base import Store
 
 __all__ = ["SUPPORTED_URLS", "Store", "open_store"]
 
-SUPPORTED_URLS = "sqlite:///<path to a file> (PostgreSQL arrives with issue 4)"
+SUPPORTED_URLS = (
+    "sqlite:///<path to a file> or postgresql://<user>:<password>@<host>:<port>/<database>"
+)
 
 
-def open_store(url: str) -> Store:
-    """The store for ``url``: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+def open_store(url: str, *, connections: int | None = None) -> Store:
+    """The store for ``url``: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``, or
+    ``postgresql://user:password@host:5432/database`` (also ``postgresql+psycopg://``).
 
-    Raises ``InvalidSpecError`` (field ``database_url``) for an in-memory SQLite URL, a
-    PostgreSQL URL (not implemented yet) or any other scheme. Does not create the schema
-    (``store.upgrade()``) nor the database file's directory.
+    ``connections``: how many threads of this process use the store at once (a worker's
+    concurrency plus its loop); the PostgreSQL store sizes its connection pool by it,
+    SQLite has no pool to size. Raises ``InvalidSpecError`` (field ``database_url``) for an
+    in-memory SQLite URL, another PostgreSQL driver or any other scheme. Does not create
+    the schema (``store.upgrade()``), the database, nor the database file's directory.
     """
     try:
         parsed = make_url(url)
@@ -35,12 +40,11 @@ def open_store(url: str) -> Store:
 
         return SQLiteStore(url)
     if backend == "postgresql":
-        raise InvalidSpecError(
-            "database_url",
-            shown,
-            SUPPORTED_URLS,
-            message=f"the PostgreSQL store is not implemented yet (issue 4): {shown!r}",
-        )
+        from tickwork.store.postgres import PostgresStore
+
+        if connections is None:
+            return PostgresStore(url)
+        return PostgresStore(url, connections=connections)
     raise InvalidSpecError(
         "database_url", shown, SUPPORTED_URLS, message=f"unsupported database URL {shown!r}"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tickwork.model import ClaimedRun, Outcome, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 
@@ -18,10 +18,12 @@ __all__ = [
     "EnqueueResult",
     "FireDecision",
     "FirePlanner",
+    "ListeningStore",
     "RunFilter",
     "ScheduleUpsert",
     "Store",
     "SyncReport",
+    "TimekeepingStore",
 ]
 
 
@@ -195,3 +197,28 @@ class Store(Protocol):
     def deregister_worker(self, worker: str) -> None: ...
 
     def list_workers(self) -> list[WorkerInfo]: ...
+
+
+# -- capabilities some stores have (the engine uses them when present) ---------------------
+
+
+@runtime_checkable
+class ListeningStore(Protocol):
+    """A store that can say when runs became claimable (PostgreSQL: LISTEN/NOTIFY)."""
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` from a background thread whenever any process made runs
+        claimable (and after reconnecting, when notices may have been missed). Never
+        raises into the caller; polling stays the fallback. Returns a function that stops
+        listening."""
+        ...
+
+
+@runtime_checkable
+class TimekeepingStore(Protocol):
+    """A store whose database has a clock all hosts share (PostgreSQL)."""
+
+    def database_now(self) -> datetime:
+        """The database server's current instant, aware UTC (one round trip). Raises
+        ``StoreUnavailableError`` when the database cannot be reached."""
+        ...

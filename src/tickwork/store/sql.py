@@ -9,20 +9,34 @@ store next), never ``if dialect == ...`` in here:
   ``FOR UPDATE [SKIP LOCKED]``; SQLite: nothing, ``BEGIN IMMEDIATE`` already holds the lock);
 - ``_write_options``: execution options of write transactions (SQLite: ``BEGIN IMMEDIATE``);
 - ``_write_turn``: waits for this process's turn to write (SQLite: one writer per file);
-- ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry".
+- ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry";
+- ``_retry_reason``: which driver errors mean "this transaction was rolled back, run it
+  again now" (PostgreSQL: deadlock, serialization failure, a connection lost mid-statement);
+- ``_take_turn``: makes transactions of one kind take turns where row locks cannot
+  (PostgreSQL: an advisory lock, for ``upgrade`` and ``sync_schedules`` inserting rows that
+  do not exist yet; SQLite: nothing, ``BEGIN IMMEDIATE`` already does);
+- ``_announce_runs``: tells idle workers that runs became claimable, on commit
+  (PostgreSQL: ``NOTIFY``; SQLite: nothing, workers poll).
 
 Every public method is one transaction (``prune``: one per batch) and never reads the clock.
+A transaction the database rolled back for a reason a new attempt clears is run again, whole,
+a few times (``_retried``): nothing of the rolled-back attempt was written.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import logging
+import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -72,6 +86,8 @@ from tickwork.store.schema import run_events, runs, schedules, workers
 
 __all__ = ["SQLStore"]
 
+log = logging.getLogger("tickwork.store")
+
 SOURCES = ("config", "code", "api")
 DEFAULT_OVERLAP = OverlapPolicy.skip
 OUTCOME_EVENTS: Mapping[RunState, str] = {
@@ -91,6 +107,52 @@ LEASE_LOST = "lease expired: worker lost"
 # schedule (a fire at the same instant, a second trigger), it moves on by a microsecond.
 TRIGGER_NUDGE = timedelta(microseconds=1)
 TRIGGER_TRIES = 1000
+# A transaction rolled back by a deadlock or a lost connection is run again this many times
+# in all, after a jittered backoff starting at RETRY_BACKOFF seconds and doubling.
+RETRY_TRIES = 5
+RETRY_BACKOFF = 0.02
+
+
+class _TryAgain(Exception):
+    """The database rolled the transaction back; running it again can succeed."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"could not {action}: {reason}")
+        self.action, self.reason = action, reason
+
+
+S = TypeVar("S", bound="SQLStore")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Run a store method again when its transaction hit ``_TryAgain``, up to RETRY_TRIES
+    times in all; then ``StoreUnavailableError``. Each method is one transaction that the
+    database rolled back, so a new attempt starts from what is committed."""
+
+    @functools.wraps(method)
+    def attempt(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        for tries in itertools.count(1):
+            try:
+                return method(self, *args, **kwargs)
+            except _TryAgain as again:
+                if tries >= RETRY_TRIES:
+                    raise StoreUnavailableError(
+                        f"{self._label}: could not {again.action}: {again.reason} "
+                        f"({tries} attempts); retrying later can help"
+                    ) from again.__cause__
+                delay = RETRY_BACKOFF * 2 ** (tries - 1) * random.uniform(0.5, 1.0)
+                log.debug(
+                    "transaction rolled back (%s); trying again in %.3fs",
+                    again.reason,
+                    delay,
+                    extra={"action": events.STORE_RETRIED, "attempt": tries},
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return attempt
 
 
 class SQLStore(ABC):
@@ -128,6 +190,20 @@ class SQLStore(ABC):
         """Held around each write transaction; a database with row locks needs nothing."""
         return nullcontext()
 
+    def _retry_reason(self, exc: DBAPIError, *, at_commit: bool) -> str | None:
+        """Why running the transaction again can succeed (its work was rolled back), or
+        None. ``at_commit``: ``exc`` came from COMMIT, whose outcome may be unknown."""
+        return None
+
+    def _take_turn(self, conn: Connection, topic: str) -> None:
+        """Wait, inside the transaction, until no other transaction holds the turn for
+        ``topic``; the turn is released when the transaction ends."""
+        return None
+
+    def _announce_runs(self, conn: Connection) -> None:
+        """Runs became claimable in this transaction: tell idle workers when it commits."""
+        return None
+
     # -- transactions --------------------------------------------------------------------
 
     @contextmanager
@@ -135,13 +211,24 @@ class SQLStore(ABC):
         """One transaction; commits when the block ends, rolls back when it raises.
 
         Driver errors that mean "unavailable" become ``StoreUnavailableError`` naming
-        ``action``; a value a column type refused (a naive datetime) is re-raised as is.
+        ``action``; those after which the transaction can simply run again become
+        ``_TryAgain`` (for ``_retried``); a value a column type refused (a naive datetime)
+        is re-raised as is.
         """
         engine = self._writer if write else self._engine
+        at_commit = False
         try:
-            with self._write_turn(action) if write else nullcontext(), engine.begin() as conn:
+            with (
+                self._write_turn(action) if write else nullcontext(),
+                engine.connect() as conn,
+                conn.begin(),
+            ):
                 yield conn
+                at_commit = True  # the block is done; leaving the ``with`` commits
         except DBAPIError as exc:
+            again = self._retry_reason(exc, at_commit=at_commit)
+            if again is not None:
+                raise _TryAgain(action, again) from exc
             reason = self._unavailable_reason(exc)
             if reason is None:
                 raise
@@ -155,9 +242,11 @@ class SQLStore(ABC):
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @_retried
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision in one write transaction (idempotent)."""
         with self._transaction("migrate the schema", write=True) as conn:
+            self._take_turn(conn, "upgrade")
             migrations.upgrade(conn)
 
     def close(self) -> None:
@@ -165,6 +254,7 @@ class SQLStore(ABC):
 
     # -- schedules -----------------------------------------------------------------------
 
+    @_retried
     def sync_schedules(
         self, items: Sequence[ScheduleUpsert], source: str, now: datetime
     ) -> SyncReport:
@@ -192,6 +282,7 @@ class SQLStore(ABC):
         changed: list[str] = []
         unchanged: list[str] = []
         with self._transaction("sync schedules", write=True) as conn:
+            self._take_turn(conn, "sync_schedules")  # two syncs may insert the same name
             stmt = select(schedules).where(
                 or_(schedules.c.name.in_(list(wanted)), schedules.c.source == source)
             )
@@ -249,12 +340,14 @@ class SQLStore(ABC):
             unchanged=tuple(unchanged),
         )
 
+    @_retried
     def get_schedule(self, name: str) -> ScheduleRow | None:
         with self._transaction("read a schedule", write=False) as conn:
             row = conn.execute(select(schedules).where(schedules.c.name == name)).mappings()
             found = row.one_or_none()
         return None if found is None else _schedule(found)
 
+    @_retried
     def list_schedules(self, *, include_retired: bool = False) -> list[ScheduleRow]:
         stmt = select(schedules).order_by(schedules.c.name)
         if not include_retired:
@@ -262,6 +355,7 @@ class SQLStore(ABC):
         with self._transaction("list schedules", write=False) as conn:
             return [_schedule(r) for r in conn.execute(stmt).mappings()]
 
+    @_retried
     def set_paused(self, name: str, paused: bool, now: datetime) -> ScheduleRow:
         """Pause or resume ``name``; the version goes up only when ``paused`` changes.
         Raises ``ScheduleNotFoundError`` (nothing written) for an unknown name."""
@@ -278,6 +372,7 @@ class SQLStore(ABC):
                 raise ScheduleNotFoundError(name)
         return _schedule(found)
 
+    @_retried
     def enqueue_due(self, now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
         """Persist ``plan``'s decision for each due schedule (see ``Store``).
 
@@ -325,6 +420,8 @@ class SQLStore(ABC):
                         missed += state is RunState.missed
                         skipped += state is RunState.skipped
             log.write(conn)
+            if queued_ids:
+                self._announce_runs(conn)
             queued = self._runs_by_id(conn, queued_ids)
         return EnqueueResult(
             schedules=len(rows),
@@ -386,13 +483,11 @@ class SQLStore(ABC):
             .on_conflict_do_nothing(index_elements=["schedule_id", "nominal_fire"])
         )
         assert isinstance(stmt, Insert)
-        result = conn.execute(stmt)
-        if result.rowcount != 1:
-            return None
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        # RETURNING gives no row on conflict (rowcount is not reliable with it on psycopg).
+        run_id = conn.execute(stmt.returning(runs.c.id)).scalar_one_or_none()
+        return None if run_id is None else int(run_id)
 
+    @_retried
     def trigger(self, name: str, now: datetime, *, kind: str = "manual") -> Run:
         """A queued run of ``name`` due now (nominal fire ``now``, nudged by microseconds when
         that instant already has a run), ``max_attempts`` = spec ``retries`` + 1. Raises
@@ -434,8 +529,10 @@ class SQLStore(ABC):
             log = _EventLog(now)
             log.add(run_id, events.RUN_TRIGGERED, RunState.queued, 0, {"kind": kind})
             log.write(conn)
+            self._announce_runs(conn)
             return self._runs_by_id(conn, [run_id])[0]
 
+    @_retried
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The smallest ``next_fire_at`` of a non-retired schedule (paused ones included:
         their fires are recorded) or ``due_at`` of a queued or retrying run. It can lie in
@@ -453,6 +550,7 @@ class SQLStore(ABC):
 
     # -- runs: claim ---------------------------------------------------------------------
 
+    @_retried
     def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
         """Lease up to ``limit`` due waiting runs, applying overlap policies (see ``Store``).
 
@@ -577,6 +675,7 @@ class SQLStore(ABC):
 
     # -- runs: a worker's writes, fenced -------------------------------------------------
 
+    @_retried
     def extend_lease(self, run_id: int, worker: str, now: datetime, lease: timedelta) -> bool:
         """Push the lease of a run ``worker`` holds to ``now + lease``. False (nothing
         written) when the fence fails. Not a transition, so no event."""
@@ -588,6 +687,7 @@ class SQLStore(ABC):
             )
             return bool(result.rowcount == 1)
 
+    @_retried
     def finish(
         self,
         run_id: int,
@@ -637,6 +737,7 @@ class SQLStore(ABC):
             log.write(conn)
         return True
 
+    @_retried
     def release(self, run_id: int, worker: str, now: datetime) -> bool:
         """Give back an unfinished run: ``queued``, due now, attempt - 1, lease cleared,
         event ``run_released``. Fenced like ``finish``."""
@@ -660,6 +761,7 @@ class SQLStore(ABC):
             log = _EventLog(now)
             log.add(run_id, events.RUN_RELEASED, RunState.queued, attempt - 1, {"worker": worker})
             log.write(conn)
+            self._announce_runs(conn)
         return True
 
     def _fenced_attempt(self, conn: Connection, run_id: int, worker: str) -> int | None:
@@ -668,6 +770,7 @@ class SQLStore(ABC):
         attempt = conn.execute(stmt).scalar_one_or_none()
         return None if attempt is None else int(attempt)
 
+    @_retried
     def reclaim_expired(self, now: datetime, limit: int) -> list[Run]:
         """Running runs whose lease expired before ``now`` (oldest expiry first, up to
         ``limit``): back to ``queued`` due now when attempts remain, else ``failed`` with
@@ -702,15 +805,19 @@ class SQLStore(ABC):
                 }
                 log.add(run.id, events.RUN_LEASE_EXPIRED, state, run.attempt, detail)
             log.write(conn)
+            if any(r.attempt < r.max_attempts for r in expired):
+                self._announce_runs(conn)
             return self._runs_by_id(conn, [run.id for run in expired])
 
     # -- runs: reading and pruning -------------------------------------------------------
 
+    @_retried
     def get_run(self, run_id: int) -> Run | None:
         with self._transaction("read a run", write=False) as conn:
             found = self._runs_by_id(conn, [run_id])
         return found[0] if found else None
 
+    @_retried
     def list_runs(self, query: RunFilter) -> list[Run]:
         """Runs matching ``query``, newest (highest id) first, at most ``query.limit``."""
         for value, name in ((query.since, "since"), (query.until, "until")):
@@ -732,12 +839,14 @@ class SQLStore(ABC):
         with self._transaction("list runs", write=False) as conn:
             return [_run(r) for r in conn.execute(stmt).mappings()]
 
+    @_retried
     def run_events(self, run_id: int) -> list[RunEvent]:
         """Every transition of a run, oldest first (empty for an unknown run)."""
         stmt = select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
         with self._transaction("read run events", write=False) as conn:
             return [_event(r) for r in conn.execute(stmt).mappings()]
 
+    @_retried
     def count_runs(self, schedule: str | None = None) -> dict[RunState, int]:
         """Run counts by state, every state present (zero when none)."""
         stmt = select(runs.c.state, func.count()).group_by(runs.c.state)
@@ -767,17 +876,24 @@ class SQLStore(ABC):
         )
         total = 0
         while True:
-            with self._transaction("prune finished runs", write=True) as conn:
-                ids = list(conn.execute(oldest).scalars())
-                for chunk in _chunks(ids):
-                    conn.execute(delete(run_events).where(run_events.c.run_id.in_(chunk)))
-                    conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
-            total += len(ids)
-            if len(ids) < batch:
+            deleted = self._prune_batch(oldest)
+            total += deleted
+            if deleted < batch:
                 return total
+
+    @_retried
+    def _prune_batch(self, oldest: Select[Any]) -> int:
+        """One transaction of ``prune``: delete the runs ``oldest`` selects, with events."""
+        with self._transaction("prune finished runs", write=True) as conn:
+            ids = list(conn.execute(oldest).scalars())
+            for chunk in _chunks(ids):
+                conn.execute(delete(run_events).where(run_events.c.run_id.in_(chunk)))
+                conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
+        return len(ids)
 
     # -- workers -------------------------------------------------------------------------
 
+    @_retried
     def register_worker(self, info: WorkerInfo) -> None:
         """Insert the process row, or refresh every column of an existing one."""
         _aware(info.started_at, "started_at")
@@ -801,16 +917,19 @@ class SQLStore(ABC):
         with self._transaction("register a worker", write=True) as conn:
             conn.execute(stmt)
 
+    @_retried
     def heartbeat_worker(self, worker: str, now: datetime) -> None:
         """Set the heartbeat of ``worker``; a worker that is not registered is left alone."""
         _aware(now, "now")
         with self._transaction("record a worker heartbeat", write=True) as conn:
             conn.execute(update(workers).where(workers.c.id == worker).values(heartbeat_at=now))
 
+    @_retried
     def deregister_worker(self, worker: str) -> None:
         with self._transaction("deregister a worker", write=True) as conn:
             conn.execute(delete(workers).where(workers.c.id == worker))
 
+    @_retried
     def list_workers(self) -> list[WorkerInfo]:
         """Registered processes ordered by id."""
         with self._transaction("list workers", write=False) as conn:
