@@ -214,9 +214,12 @@ def test_runs_of_an_unknown_schedule_is_an_error(config: Path, history: Tickwork
 
 def test_check_reports_what_run_would_fail_on(tmp_path: Path) -> None:
     path = tmp_path / "tickwork.toml"
-    path.write_text('[tickwork]\ndatabase_url = "mysql://u:secret@db/x"\n\n'
-                    '[[schedule]]\nname = "t"\ncron = "@daily"\ntask = "no_such_module:fn"\n')
+    path.write_text(
+        '[tickwork]\ndatabase_url = "mysql://u:secret@db/x"\n\n'
+        '[[schedule]]\nname = "t"\ncron = "@daily"\ntask = "no_such_module:fn"\n'
+    )
     result = invoke("check", "--config", str(path))
     assert result.exit_code == 2
-    assert "unsupported database 'mysql'" in result.stderr and "secret" not in result.stderr
+    assert "unsupported database 'mysql'" in result.stderr
+    assert "secret" not in result.stderr
     assert "schedule 't', key 'task': cannot import task 'no_such_module:fn'" in result.stderr

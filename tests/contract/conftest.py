@@ -2,15 +2,13 @@
 
 A backend is a way to get a fresh, empty database URL for one test: a SQLite file in the
 test's directory, or a schema of its own on the PostgreSQL at ``TICKWORK_TEST_POSTGRES_URL``
-(dropped afterwards). When that server is unreachable the PostgreSQL tests fail if
-``TICKWORK_REQUIRE_POSTGRES`` is set (CI) and are skipped, saying why, otherwise.
+(``postgres_url`` in ``tests/conftest.py``: dropped afterwards; an unreachable server fails
+the tests when ``TICKWORK_REQUIRE_POSTGRES`` is set, as on CI, and skips them otherwise).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,19 +16,13 @@ from typing import Any
 
 import pytest
 
-from tickwork.errors import StoreUnavailableError
 from tickwork.model import Run, RunState, ScheduleRow
 from tickwork.store import Store, open_store
 from tickwork.store.base import FireDecision, FirePlanner, RunFilter, ScheduleUpsert
-from tickwork.testing import postgres_schema
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 LEASE = timedelta(seconds=30)
-POSTGRES_URL = os.environ.get(
-    "TICKWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("TICKWORK_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
 @dataclass(frozen=True)
@@ -43,44 +35,23 @@ class Backend:
         return open_store(self.url)
 
 
-@contextmanager
-def _sqlite(tmp_path: Path) -> Iterator[Backend]:
-    yield Backend("sqlite", f"sqlite:///{tmp_path / 'tickwork.db'}")
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return Backend("sqlite", f"sqlite:///{tmp_path / 'tickwork.db'}")
 
 
-@contextmanager
-def postgres_or_skip(prefix: str = "tw_test") -> Iterator[str]:
-    """The URL of a fresh schema on the test server (dropped afterwards). Unreachable
-    server: the test fails with TICKWORK_REQUIRE_POSTGRES=1 (CI), else it is skipped."""
-    try:
-        schema = postgres_schema(POSTGRES_URL, prefix=prefix)
-        url = schema.__enter__()
-    except StoreUnavailableError as exc:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"TICKWORK_REQUIRE_POSTGRES is set: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    try:
-        yield url
-    finally:
-        schema.__exit__(None, None, None)
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return Backend("postgres", request.getfixturevalue("postgres_url"))
 
 
-@contextmanager
-def _postgres(tmp_path: Path) -> Iterator[Backend]:
-    with postgres_or_skip() as url:
-        yield Backend("postgres", url)
-
-
-BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Backend]]] = {
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "sqlite": _sqlite,
     "postgres": _postgres,
 }
 
 
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with BACKENDS[request.param](tmp_path) as chosen:
-        yield chosen
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture

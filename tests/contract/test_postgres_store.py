@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,15 @@ from tickwork.store.base import ListeningStore, ScheduleUpsert, TimekeepingStore
 from tickwork.store.postgres import PostgresStore
 from tickwork.store.sql import RETRY_TRIES
 
-from .conftest import LEASE, MINUTE, T0, add_schedule, minutely, postgres_or_skip, runs_of
+from .conftest import LEASE, MINUTE, T0, add_schedule, minutely, runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20  # seconds; a safety net only: the tests wait on events
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    with postgres_or_skip() as schema_url:
-        yield schema_url
+def url(postgres_url: str) -> str:
+    return postgres_url
 
 
 @pytest.fixture
@@ -285,25 +284,24 @@ def test_listen_calls_back_when_another_store_enqueues_or_triggers(
         other.close()
 
 
-def test_listen_ignores_notifications_of_other_schemas(pg: PostgresStore, url: str) -> None:
+def test_listen_ignores_notifications_of_other_schemas(
+    pg: PostgresStore, url: str, new_postgres_schema: Callable[..., str]
+) -> None:
     calls: list[str] = []
     ours = threading.Event()
     stop = pg.listen(lambda: (calls.append("wake"), ours.set()))
+    elsewhere = PostgresStore(new_postgres_schema())
     try:
-        with postgres_or_skip() as elsewhere_url:
-            elsewhere = PostgresStore(elsewhere_url)
-            try:
-                elsewhere.upgrade()
-                add_schedule(elsewhere, "a")
-                add_schedule(pg, "a")
-                _wait_listening(pg, url)
-                elsewhere.trigger("a", T0)  # committed first, so delivered first
-                pg.trigger("a", T0)
-                assert ours.wait(WAIT)
-            finally:
-                elsewhere.close()
+        elsewhere.upgrade()
+        add_schedule(elsewhere, "a")
+        add_schedule(pg, "a")
+        _wait_listening(pg, url)
+        elsewhere.trigger("a", T0)  # committed first, so delivered first
+        pg.trigger("a", T0)
+        assert ours.wait(WAIT)
         assert calls == ["wake"]
     finally:
+        elsewhere.close()
         stop()
 
 

@@ -142,8 +142,10 @@ def test_missing_file_and_bad_toml_are_specific(tmp_path: Path) -> None:
 
 
 def test_duplicate_names_are_reported_alongside_other_problems(tmp_path: Path) -> None:
-    text = ('[[schedule]]\nname = "b"\ncron = "61 * * * *"\ncommand = "x"\n'
-            '[[schedule]]\nname = "b"\ncron = "* * * * *"\ncommand = "x"\n')
+    text = (
+        '[[schedule]]\nname = "b"\ncron = "61 * * * *"\ncommand = "x"\n'
+        '[[schedule]]\nname = "b"\ncron = "* * * * *"\ncommand = "x"\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), environ={})
     messages = [str(p) for p in caught.value.problems]
