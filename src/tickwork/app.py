@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tickwork import __version__, events
-from tickwork.clock import Clock, SystemClock
+from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
 from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
@@ -28,7 +28,13 @@ from tickwork.reaper import Reaper
 from tickwork.scheduler import Scheduler, first_fire
 from tickwork.spec import ScheduleSpec, validate_schedule
 from tickwork.store import open_store
-from tickwork.store.base import ScheduleUpsert, Store, SyncReport
+from tickwork.store.base import (
+    ListeningStore,
+    ScheduleUpsert,
+    Store,
+    SyncReport,
+    TimekeepingStore,
+)
 from tickwork.tasks import TaskRegistry, task_name
 from tickwork.triggers import fires
 from tickwork.worker import Worker
@@ -70,7 +76,10 @@ class Tickwork:
         if concurrency is not None:
             settings = replace(settings, concurrency=concurrency)
         self.settings = settings
+        # Without an injected clock: the host's, until a store with a clock of its own
+        # (PostgreSQL) is opened; then the database's (DESIGN.md, engine sketch).
         self.clock: Clock = clock or SystemClock()
+        self._clock_injected = clock is not None
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.tasks = TaskRegistry()
         self._code_schedules: dict[str, dict[str, Any]] = {}
@@ -123,8 +132,13 @@ class Tickwork:
     @property
     def store(self) -> Store:
         if self._store is None:
-            store = open_store(self.settings.database_url)
+            # The worker's threads, the loop and the database clock use it at once.
+            store = open_store(
+                self.settings.database_url, connections=self.settings.concurrency + 2
+            )
             store.upgrade()
+            if not self._clock_injected and isinstance(store, TimekeepingStore):
+                self.clock = DatabaseClock(store.database_now)
             self._store = store
         return self._store
 
@@ -278,10 +292,15 @@ class Tickwork:
                 "database": _redact(self.settings.database_url),
             },
         )
+        store = self.store
+        # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback.
+        unlisten = store.listen(engine.wake) if isinstance(store, ListeningStore) else None
         with self._signals() if install_signals else contextlib.nullcontext():
             try:
                 engine.run(self._stop)
             finally:
+                if unlisten is not None:
+                    unlisten()
                 self._drain()
 
     def start(self, *, scheduler: bool = True, worker: bool = True) -> None:

@@ -3,11 +3,18 @@ iteration and passes ``now`` down (STYLE.md habit 1)."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+from tickwork.errors import StoreUnavailableError
+
+__all__ = ["Clock", "DatabaseClock", "FakeClock", "SystemClock"]
+
+log = logging.getLogger("tickwork.clock")
 
 
 class Clock(Protocol):
@@ -27,6 +34,86 @@ class SystemClock:
     def wait(self, until: datetime, wake: threading.Event) -> bool:
         delay = (until - self.now()).total_seconds()
         return wake.wait(max(0.0, delay))
+
+
+class DatabaseClock:
+    """The database server's clock, followed locally (DESIGN.md, engine sketch: "in
+    production on PostgreSQL, the database's clock", so hosts whose clocks disagree agree
+    on ``now`` and on every lease and fire time compared with it).
+
+    ``read`` returns the server's instant (one round trip). It is read at the first
+    ``now()`` and again every ``refresh``; in between ``now()`` is the last reading plus the
+    time elapsed on this host's monotonic clock, so neither a skewed nor a stepped host
+    clock shows through. The reading is taken as the middle of its round trip. ``now()``
+    never goes backwards. When ``read`` fails (database unreachable) the last reading keeps
+    being followed, and a new one is tried at most once a second; before any reading
+    succeeded the host clock stands in.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], datetime],
+        *,
+        refresh: timedelta = timedelta(seconds=15),
+        monotonic: Callable[[], float] = time.monotonic,
+        fallback: Clock | None = None,
+    ) -> None:
+        self._read = read
+        self._refresh = refresh.total_seconds()
+        self._monotonic = monotonic
+        self._fallback = fallback or SystemClock()
+        self._lock = threading.Lock()  # guards _base and _last
+        self._measuring = threading.Lock()  # held by the one thread reading the server
+        self._base: tuple[datetime, float] | None = None  # (server instant, monotonic then)
+        self._next_read = 0.0  # monotonic instant of the next reading
+        self._last: datetime | None = None
+
+    @property
+    def offset(self) -> timedelta | None:
+        """The server's clock minus this host's, as last measured (None before)."""
+        with self._lock:
+            if self._base is None:
+                return None
+            server, at = self._base
+        return server + timedelta(seconds=self._monotonic() - at) - self._fallback.now()
+
+    def now(self) -> datetime:
+        if self._monotonic() >= self._next_read:
+            self._measure()
+        with self._lock:
+            if self._base is None:
+                current = self._fallback.now()
+            else:
+                server, at = self._base
+                current = server + timedelta(seconds=self._monotonic() - at)
+            if self._last is not None and current < self._last:
+                current = self._last
+            self._last = current
+            return current
+
+    def wait(self, until: datetime, wake: threading.Event) -> bool:
+        delay = (until - self.now()).total_seconds()
+        return wake.wait(max(0.0, delay))
+
+    def _measure(self) -> None:
+        """Read the server's clock; one thread at a time (the others go on with the last
+        reading instead of waiting for the round trip)."""
+        if not self._measuring.acquire(blocking=False):
+            return
+        try:
+            before = self._monotonic()
+            try:
+                server = self._read()
+            except StoreUnavailableError as err:
+                self._next_read = self._monotonic() + min(1.0, self._refresh)
+                log.debug("database clock not read: %s", err)
+                return
+            after = self._monotonic()
+            with self._lock:
+                self._base = (server.astimezone(UTC), (before + after) / 2)
+            self._next_read = after + self._refresh
+        finally:
+            self._measuring.release()
 
 
 class FakeClock:

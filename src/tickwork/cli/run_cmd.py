@@ -90,10 +90,11 @@ def workers_command(config_path: str | None, as_json: bool) -> None:
     """The processes registered in the database: host, pid, roles, version, last heartbeat."""
     tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
-        now = datetime.now(UTC)
+        registered = tw.store.list_workers()
+        now = tw.clock.now()  # heartbeats are stamped by the database's clock on PostgreSQL
         stale_after = tw.settings.lease  # heartbeats come every lease / 3
         rows = []
-        for info in tw.store.list_workers():
+        for info in registered:
             alive = now - info.heartbeat_at <= stale_after
             rows.append((info, alive))
         if as_json:

@@ -1,0 +1,91 @@
+"""Tickwork on PostgreSQL: the database's clock by default, and LISTEN/NOTIFY waking the
+engine when another process enqueues runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tickwork.app import Tickwork
+from tickwork.clock import DatabaseClock
+from tickwork.config import Settings
+from tickwork.model import RunState
+from tickwork.store import open_store
+from tickwork.testing import FakeClock
+
+from .conftest import T0, runs_of
+
+WAIT = 20  # seconds; a safety net only
+
+
+@pytest.fixture
+def made(postgres_url: str) -> Iterator[list[Tickwork]]:
+    apps: list[Tickwork] = []
+    yield apps
+    for tw in apps:
+        tw.close()
+
+
+def test_on_postgresql_the_clock_is_the_databases(postgres_url: str, made: list[Tickwork]) -> None:
+    tw = Tickwork(database_url=postgres_url)
+    made.append(tw)
+    tw.store  # noqa: B018 - opening the store picks the clock
+    assert isinstance(tw.clock, DatabaseClock)
+    tw.clock.now()  # the first reading
+    offset = tw.clock.offset
+    assert offset is not None
+    assert abs(offset) < timedelta(seconds=1)  # same host: the clocks agree
+
+
+def test_an_injected_clock_is_kept_on_postgresql(postgres_url: str, made: list[Tickwork]) -> None:
+    clock = FakeClock(T0)
+    tw = Tickwork(database_url=postgres_url, clock=clock)
+    made.append(tw)
+    tw.store  # noqa: B018
+    assert tw.clock is clock
+
+
+def test_a_run_triggered_elsewhere_starts_at_once_not_at_the_next_poll(
+    postgres_url: str, made: list[Tickwork]
+) -> None:
+    """The engine would otherwise sleep until its next heartbeat (5 s) or poll (60 s)."""
+    ran = threading.Event()
+    tw = Tickwork(config=Settings(database_url=postgres_url, poll_interval=timedelta(seconds=60)))
+    made.append(tw)
+    tw.task(lambda: ran.set(), name="ping")
+    tw.add_schedule(name="ping", task="ping", at="2099-01-01T00:00:00+00:00")
+    tw.store  # noqa: B018 - opened here, not by two threads at once
+    tw.start()
+    elsewhere = open_store(postgres_url)
+    try:
+        _wait(lambda: bool(tw.store.list_workers()), "the engine to register")
+        _wait(lambda: _listening(tw), "the engine to listen")
+        time.sleep(0.5)  # let the loop settle into its idle wait: this measures the wake-up
+        started = time.monotonic()
+        elsewhere.trigger("ping", datetime.now(UTC))
+        assert ran.wait(WAIT)
+        latency = time.monotonic() - started
+    finally:
+        elsewhere.close()
+        tw.stop()
+    print(f"trigger from another process to start: {latency * 1000:.0f} ms")
+    assert latency < 2.5
+    assert [r.state for r in runs_of(tw, "ping")] == [RunState.succeeded]
+
+
+def _listening(tw: Tickwork) -> bool:
+    listeners = getattr(tw.store, "_listeners", set())
+    return any(listener.backend_pid is not None for listener in listeners)
+
+
+def _wait(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
