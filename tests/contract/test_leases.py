@@ -57,7 +57,12 @@ def test_finish_records_the_outcome(store: Store, state: RunState, event: str) -
     assert (run.lease_owner, run.lease_expires_at, run.attempt) == (None, None, 1)
     last = store.run_events(run.id)[-1]
     assert (last.event, last.state, last.attempt, last.at) == (event, state, 1, now)
-    assert last.detail == {"outcome": state.value, "duration_s": 2.0}
+    assert last.detail == {
+        "outcome": state.value,
+        "duration_s": 2.0,
+        "exit_code": 3,
+        "error": "why",
+    }  # each attempt's error stays in its event
 
 
 def test_finish_with_retry_at_schedules_the_next_attempt(store: Store) -> None:

@@ -241,6 +241,9 @@ def test_retries_back_off_exponentially_then_succeed(tw: Tickwork, clock: FakeCl
         "run_claimed",
         "run_succeeded",
     ]
+    retries = [e for e in tw.store.run_events(run.id) if e.event == "run_retry_scheduled"]
+    assert ["attempt 1 failed" in e.detail["error"] for e in retries[:1]] == [True]
+    assert "attempt 2 failed" in retries[1].detail["error"]
 
 
 def test_last_failed_attempt_makes_the_run_failed(tw: Tickwork, clock: FakeClock) -> None:

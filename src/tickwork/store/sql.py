@@ -6,7 +6,10 @@ store next), never ``if dialect == ...`` in here:
 
 - ``_dialect_insert``: the dialect's ``INSERT`` with ``ON CONFLICT`` (insert-ignore, upsert);
 - ``_lock``: how a transaction keeps other writers off the rows it read (PostgreSQL:
-  ``FOR UPDATE [SKIP LOCKED]``; SQLite: nothing, ``BEGIN IMMEDIATE`` already holds the lock);
+  ``FOR NO KEY UPDATE [SKIP LOCKED]``; SQLite: nothing, ``BEGIN IMMEDIATE`` already holds
+  the lock);
+- ``_claim_turn``: claimers of one schedule take turns without waiting (PostgreSQL: an
+  advisory lock tried, so a scheduler's lock on the schedule row does not stall claims);
 - ``_write_options``: execution options of write transactions (SQLite: ``BEGIN IMMEDIATE``);
 - ``_write_turn``: waits for this process's turn to write (SQLite: one writer per file);
 - ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry";
@@ -103,6 +106,7 @@ RECORD_EVENTS: Mapping[RunState, str] = {
 OVERLAP_SKIPPED = "overlap: another run of this schedule is running or starting"
 OVERLAP_CANCELLED = "cancelled by a newer fire (overlap cancel_other)"
 LEASE_LOST = "lease expired: worker lost"
+ATTEMPT_ERROR_LIMIT = 4000  # characters of an attempt's error kept in its event
 # A manual trigger's nominal fire is ``now``; when that instant already has a run of the
 # schedule (a fire at the same instant, a second trigger), it moves on by a microsecond.
 TRIGGER_NUDGE = timedelta(microseconds=1)
@@ -194,6 +198,13 @@ class SQLStore(ABC):
         """Why running the transaction again can succeed (its work was rolled back), or
         None. ``at_commit``: ``exc`` came from COMMIT, whose outcome may be unknown."""
         return None
+
+    def _claim_turn(self, conn: Connection, schedule_id: int) -> bool:
+        """Take, without waiting, the turn to decide a schedule's claims (its overlap
+        policy) until the transaction ends; False when another claimer has it. Claimers
+        exclude only each other: a scheduler enqueueing the schedule's fires meanwhile is
+        no conflict (the claim decides on what is committed; its updates are conditional)."""
+        return True
 
     def _take_turn(self, conn: Connection, topic: str) -> None:
         """Wait, inside the transaction, until no other transaction holds the turn for
@@ -608,11 +619,11 @@ class SQLStore(ABC):
         return stmt
 
     def _claim_schedule(self, conn: Connection, claim: _Claim, schedule_id: int) -> None:
-        locked = self._lock(
-            select(schedules).where(schedules.c.id == schedule_id), skip_locked=True
-        )
-        found = conn.execute(locked).mappings().one_or_none()
-        if found is None:  # another claimer holds it (PostgreSQL); it is handled there
+        if not self._claim_turn(conn, schedule_id):
+            return  # another claimer is deciding for this schedule (PostgreSQL): it is theirs
+        stmt = select(schedules).where(schedules.c.id == schedule_id)
+        found = conn.execute(stmt).mappings().one_or_none()
+        if found is None:
             return
         row = _schedule(found)
         policy = _overlap(row.spec)
@@ -719,6 +730,11 @@ class SQLStore(ABC):
         detail: dict[str, Any] = {"outcome": outcome.state.value}
         if outcome.duration is not None:
             detail["duration_s"] = outcome.duration.total_seconds()
+        if outcome.exit_code is not None:
+            detail["exit_code"] = outcome.exit_code
+        if outcome.error:
+            # The run row keeps the last attempt's error; each attempt's stays in its event.
+            detail["error"] = outcome.error[-ATTEMPT_ERROR_LIMIT:]
         if retry_at is not None:
             _aware(retry_at, "retry_at")
             state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
