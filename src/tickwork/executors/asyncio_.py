@@ -20,6 +20,7 @@ from typing import Any
 from tickwork.context import TaskContext, call_task
 from tickwork.executors.base import (
     Execution,
+    GuardedExecutor,
     Stopwatch,
     failure,
     format_seconds,
@@ -65,9 +66,11 @@ class _Attempt:
         self.done.set()
 
 
-class AsyncioExecutor:
+class AsyncioExecutor(GuardedExecutor):
     """Runs ``execution.target`` (an ``async def`` callable) on the shared loop, started
     on first use; ``close()`` cancels what still runs and stops the loop."""
+
+    kind = "asyncio"
 
     def __init__(self, *, grace: timedelta | float = 1.0) -> None:
         self.grace = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)
@@ -75,15 +78,6 @@ class AsyncioExecutor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pending: set[_Attempt] = set()  # guarded by _lock
-
-    def execute(
-        self, execution: Execution, context: TaskContext, cancel: threading.Event
-    ) -> Outcome:
-        watch = Stopwatch()
-        try:
-            return self._execute(execution, context, cancel, watch)
-        except Exception as exc:  # the executor's own failure: report it, never raise
-            return watch.outcome(RunState.failed, error=f"asyncio executor: {failure(exc)}")
 
     def close(self) -> None:
         """Cancel the coroutines still running (waiting up to ``grace`` for them), stop
@@ -141,9 +135,6 @@ class AsyncioExecutor:
     ) -> Outcome:
         if execution.target is None:
             return watch.outcome(RunState.failed, error="nothing to run: no target callable")
-        if cancel.is_set():
-            context.cancelled.set()
-            return watch.outcome(RunState.cancelled, error="cancelled before it started")
         timeout = execution.timeout
         loop = self._loop_for_use()
         attempt = _Attempt(_run(execution.target, context, timeout, watch))

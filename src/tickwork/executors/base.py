@@ -17,12 +17,13 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import CodeType
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import tickwork.context as context_module
 from tickwork.context import TaskContext
@@ -87,6 +88,39 @@ class Executor(Protocol):
     ) -> Outcome:
         """Run ``execution`` once and report what happened; never raises."""
         ...
+
+
+class GuardedExecutor(ABC):
+    """The shape every executor shares: time the attempt, honour a cancel that came before
+    it started, and turn the executor's own failures into a failed ``Outcome`` (``execute``
+    never raises)."""
+
+    kind: ClassVar[str]
+
+    def execute(
+        self, execution: Execution, context: TaskContext, cancel: threading.Event
+    ) -> Outcome:
+        watch = Stopwatch()
+        try:
+            if cancel.is_set():
+                context.cancelled.set()
+                return watch.outcome(RunState.cancelled, error="cancelled before it started")
+            return self._execute(execution, context, cancel, watch)
+        except Exception as exc:  # the executor's own failure: report it, never raise
+            return watch.outcome(RunState.failed, error=f"{self.kind} executor: {failure(exc)}")
+
+    @abstractmethod
+    def _execute(
+        self,
+        execution: Execution,
+        context: TaskContext,
+        cancel: threading.Event,
+        watch: Stopwatch,
+    ) -> Outcome:
+        """Run one attempt; ``cancel`` was not set when it began."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most executors hold nothing
+        """Release what the executor holds (threads, loops); nothing by default."""
 
 
 def context_for(execution: Execution, cancelled: threading.Event | None = None) -> TaskContext:

@@ -30,8 +30,8 @@ from tickwork.executors.base import (
     ENV_RESULT_FD,
     POLL_SECONDS,
     Execution,
+    GuardedExecutor,
     Stopwatch,
-    failure,
     format_seconds,
     task_environment,
     wait_until_done,
@@ -217,7 +217,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-class SubprocessExecutor:
+class SubprocessExecutor(GuardedExecutor):
     """Runs ``execution.command`` as ``[shell, "-c", command]``, or an isolated callable
     as ``python -m tickwork.executors.isolated <task_ref>``, with a hard timeout.
 
@@ -225,6 +225,8 @@ class SubprocessExecutor:
     output kept. The child's environment is ``os.environ``, then ``execution.env``, then
     the ``TICKWORK_*`` variables of the run; its stdin is ``execution.stdin`` or /dev/null.
     """
+
+    kind = "subprocess"
 
     def __init__(
         self,
@@ -236,18 +238,6 @@ class SubprocessExecutor:
         self.grace = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)
         self.output_limit = output_limit
         self.python = python
-
-    def execute(
-        self, execution: Execution, context: TaskContext, cancel: threading.Event
-    ) -> Outcome:
-        watch = Stopwatch()
-        try:
-            return self._execute(execution, context, cancel, watch)
-        except Exception as exc:  # the executor's own failure: report it, never raise
-            return watch.outcome(RunState.failed, error=f"subprocess executor: {failure(exc)}")
-
-    def close(self) -> None:
-        """Nothing to release: every run waits for its own processes."""
 
     def argv(self, execution: Execution) -> list[str]:
         """The command line of ``execution``; ValueError when there is nothing (or more
@@ -277,9 +267,6 @@ class SubprocessExecutor:
             argv = self.argv(execution)
         except ValueError as exc:
             return watch.outcome(RunState.failed, error=str(exc))
-        if cancel.is_set():
-            context.cancelled.set()
-            return watch.outcome(RunState.cancelled, error="cancelled before it started")
         if execution.cwd is not None and not os.path.isdir(execution.cwd):
             return watch.outcome(
                 RunState.failed,

@@ -19,6 +19,7 @@ from typing import Any
 from tickwork.context import TaskContext, call_task
 from tickwork.executors.base import (
     Execution,
+    GuardedExecutor,
     Stopwatch,
     failure,
     format_seconds,
@@ -57,7 +58,7 @@ class _Attempt:
                 self.context.logger.warning("abandoned task thread has finished")
 
 
-class ThreadExecutor:
+class ThreadExecutor(GuardedExecutor):
     """Runs ``execution.target`` (a sync callable) in a daemon helper thread and waits
     for it, its timeout or ``cancel``, whichever comes first.
 
@@ -65,20 +66,10 @@ class ThreadExecutor:
     ``execute`` return (the worker must be able to give the lease back on shutdown).
     """
 
+    kind = "thread"
+
     def __init__(self, *, grace: timedelta | float = 1.0) -> None:
         self.grace = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)
-
-    def execute(
-        self, execution: Execution, context: TaskContext, cancel: threading.Event
-    ) -> Outcome:
-        watch = Stopwatch()
-        try:
-            return self._execute(execution, context, cancel, watch)
-        except Exception as exc:  # the executor's own failure: report it, never raise
-            return watch.outcome(RunState.failed, error=f"thread executor: {failure(exc)}")
-
-    def close(self) -> None:
-        """Nothing to release: abandoned threads are daemons."""
 
     def _execute(
         self,
@@ -89,9 +80,6 @@ class ThreadExecutor:
     ) -> Outcome:
         if execution.target is None:
             return watch.outcome(RunState.failed, error="nothing to run: no target callable")
-        if cancel.is_set():
-            context.cancelled.set()
-            return watch.outcome(RunState.cancelled, error="cancelled before it started")
         attempt = _Attempt(execution.target, context)
         thread = threading.Thread(
             target=attempt.run,
