@@ -7,8 +7,10 @@ its own (DESIGN.md, Engine sketch).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from tickwork import events
 from tickwork.clock import Clock
 from tickwork.context import TaskContext
-from tickwork.errors import InvalidSpecError, TickworkError
+from tickwork.errors import InvalidSpecError, StoreUnavailableError, TickworkError
 from tickwork.executors import Execution, Executors
 from tickwork.model import ClaimedRun, Outcome, RunState
 from tickwork.policies.retry import next_attempt_at
@@ -227,7 +229,7 @@ class Worker:
             spec = ScheduleSpec.from_stored(claimed.spec)
             if run.attempt < run.max_attempts:
                 retry_at = next_attempt_at(now, run.attempt, spec.retry, run.idempotency_key)
-        written = self.store.finish(run.id, self.worker_id, now, outcome, retry_at=retry_at)
+        written = self._finish(claimed, now, outcome, retry_at)
         if not written:
             log.warning(
                 "result dropped: the lease was released, reclaimed or cancelled",
@@ -249,6 +251,31 @@ class Worker:
                 error=outcome.error,
             ),
         )
+
+    def _finish(
+        self, claimed: ClaimedRun, now: datetime, outcome: Outcome, retry_at: datetime | None
+    ) -> bool:
+        """``Store.finish``, tried again while the database is unavailable (a restart, a
+        lost connection) for as long as one lease: the write is fenced, so a run reclaimed
+        meanwhile refuses it, and a result kept is an attempt not repeated."""
+        run = claimed.run
+        give_up = time.monotonic() + self.lease.total_seconds()
+        delay = 0.25
+        for tries in itertools.count(1):
+            try:
+                return self.store.finish(run.id, self.worker_id, now, outcome, retry_at=retry_at)
+            except StoreUnavailableError as err:
+                if time.monotonic() + delay > give_up:
+                    raise
+                if tries == 1:
+                    log.warning(
+                        "could not record the outcome, trying again: %s",
+                        err,
+                        extra=_extra(claimed, action=events.STORE_UNAVAILABLE),
+                    )
+                threading.Event().wait(delay)  # a pause; nothing sets it
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _extra(claimed: ClaimedRun, **more: object) -> dict[str, object]:

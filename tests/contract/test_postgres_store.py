@@ -237,9 +237,8 @@ def test_the_claim_is_planned_with_its_now_after_many_executions(
         admin.execute("ANALYZE tw_runs")
     for i in range(8):
         assert len(pg.claim(f"w{i}", T0, LEASE, 1)) == 1
-    stmt = pg._due_schedules(T0, None, 64).compile(
-        dialect=pg._engine.dialect, compile_kwargs={"render_postcompile": True}
-    )
+    page, _size = pg._claim_page(pg._due_schedules(T0, None), 4)  # the claim's first page
+    stmt = page.compile(dialect=pg._engine.dialect, compile_kwargs={"render_postcompile": True})
     with pg._engine.connect() as conn:
         prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
         assert prepared.scalar_one() == 0
@@ -257,6 +256,23 @@ def test_the_claim_is_planned_with_its_now_after_many_executions(
     print(f"claim plan after 8 claims (custom, nothing prepared):\n{plan}")
     print(f"the same statement as a generic plan:\n{generic}")
     assert "ix_tw_runs_state_due_at" in plan
+    # The claim's advisory lock is tried above the sort, on the rows LIMIT lets through.
+    assert plan.index("pg_try_advisory_xact_lock") < plan.index("Sort Key")
+
+
+def test_a_claim_takes_turns_only_on_the_schedules_its_page_holds(pg: PostgresStore) -> None:
+    for i in range(10):
+        add_schedule(pg, f"s{i}", overlap="allow")
+    pg.enqueue_due(T0, 100, minutely)
+    page, size = pg._claim_page(pg._due_schedules(T0, None), 1)
+    with pg._engine.begin() as conn:
+        got = conn.execute(page).all()
+        locks = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ).scalar_one()
+    assert size == 2
+    assert len(got) == 2
+    assert locks == 2  # not one per due schedule
 
 
 def _explain(conn: Any, sql: str, params: dict[str, Any]) -> str:

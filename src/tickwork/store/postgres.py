@@ -3,8 +3,10 @@
 What differs from SQLite, each a named hook of ``SQLStore`` or a capability of this class:
 
 - Row locks instead of one writer: due schedules and expired leases are read with
-  ``FOR UPDATE SKIP LOCKED`` (``_lock``), so schedulers and workers split the work instead
-  of queueing behind each other; a fenced write locks its run with ``FOR UPDATE``.
+  ``FOR NO KEY UPDATE SKIP LOCKED`` (``_lock``), so schedulers and reapers split the work
+  instead of queueing behind each other; a fenced write locks its run. Claimers of one
+  schedule take turns on an advisory lock they try and skip (``_claim_page``), so claims
+  never wait for a scheduler that holds the schedule's row.
 - ``INSERT … ON CONFLICT DO NOTHING`` on the unique key (``_dialect_insert``): promise 1.
 - READ COMMITTED. A deadlock or serialization failure (SQLSTATE 40P01, 40001) and a
   connection lost before COMMIT are rolled back by the server, so the transaction runs
@@ -33,20 +35,21 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy import Select, Table, create_engine, func, select, text
+from sqlalchemy import Integer, Select, Table, cast, create_engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from tickwork import events
 from tickwork.errors import InvalidSpecError
-from tickwork.store.sql import SQLStore, _retried
+from tickwork.store.sql import CLAIM_PAGE, SQLStore, _retried
 
 __all__ = ["CHANNEL", "PostgresStore", "postgres_url"]
 
 log = logging.getLogger("tickwork.store")
 
 CHANNEL = "tickwork_runs"  # NOTIFY channel; the payload is the schema the runs are in
+CLAIM_LOCK = "/claim"  # advisory locks of claims: (hash of schema + this, schedule id)
 SCHEMES = ("postgresql://user:password@host:port/database", "postgresql+psycopg://…")
 DEFAULT_CONNECT_TIMEOUT = 5  # seconds; libpq waits forever for an unreachable host otherwise
 _RETRY_STATES = {
@@ -101,9 +104,27 @@ class PostgresStore(SQLStore):
         return postgresql_insert(table)
 
     def _lock(self, stmt: Select[Any], *, skip_locked: bool) -> Select[Any]:
-        # FOR UPDATE: the conditional updates that follow see no concurrent change; SKIP
-        # LOCKED: another scheduler or worker already has those rows, take the next ones.
-        return stmt.with_for_update(skip_locked=skip_locked)
+        # FOR NO KEY UPDATE: the conditional updates that follow see no concurrent change,
+        # while inserts referencing the rows (a run of the schedule, an event of the run)
+        # need not wait (their foreign-key check takes KEY SHARE). SKIP LOCKED: another
+        # scheduler or worker already has those rows; take the next ones.
+        return stmt.with_for_update(skip_locked=skip_locked, key_share=True)
+
+    def _claim_page(self, groups: Select[Any], room: int) -> tuple[Select[Any], int]:
+        # Claimers of one schedule take turns on an advisory lock (held to the end of the
+        # transaction), tried as the ordered groups stream past, so one statement gives the
+        # next ``size`` schedules no other claimer is deciding for. OFFSET 0 fences the
+        # subquery: the planner would otherwise push the lock call down into the grouping
+        # and try it on every group; above the sort, LIMIT stops it after ``size``. Not the
+        # schedule row's lock: a scheduler holds that while it enqueues a batch, and claims
+        # would skip the whole batch meanwhile.
+        size = 2 * room if room > 0 else CLAIM_PAGE  # room 0: skip decisions only
+        due = groups.offset(0).subquery("due")
+        mine = func.pg_try_advisory_xact_lock(
+            func.hashtext(func.coalesce(func.current_schema(), "") + CLAIM_LOCK),
+            cast(func.mod(due.c.schedule_id, 2147483647), Integer),
+        )
+        return select(due.c.schedule_id, due.c.first_due).where(mine).limit(size), size
 
     def _unavailable_reason(self, exc: DBAPIError) -> str | None:
         orig = exc.orig

@@ -8,8 +8,9 @@ store next), never ``if dialect == ...`` in here:
 - ``_lock``: how a transaction keeps other writers off the rows it read (PostgreSQL:
   ``FOR NO KEY UPDATE [SKIP LOCKED]``; SQLite: nothing, ``BEGIN IMMEDIATE`` already holds
   the lock);
-- ``_claim_turn``: claimers of one schedule take turns without waiting (PostgreSQL: an
-  advisory lock tried, so a scheduler's lock on the schedule row does not stall claims);
+- ``_claim_page``: which due schedules one claim decides for (PostgreSQL: those whose
+  advisory lock it gets without waiting, so claimers split the schedules and a scheduler's
+  lock on a schedule row does not stall claims; SQLite: all of them, a page at a time);
 - ``_write_options``: execution options of write transactions (SQLite: ``BEGIN IMMEDIATE``);
 - ``_write_turn``: waits for this process's turn to write (SQLite: one writer per file);
 - ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry";
@@ -93,6 +94,12 @@ log = logging.getLogger("tickwork.store")
 
 SOURCES = ("config", "code", "api")
 DEFAULT_OVERLAP = OverlapPolicy.skip
+# The overlap policies under which a fire can be recorded skipped, as decide_overlap says.
+SKIPPING_POLICIES = frozenset(
+    policy.value
+    for policy in OverlapPolicy
+    if any(OverlapAction.skip in decide_overlap(policy, busy, 3) for busy in (0, 1))
+)
 OUTCOME_EVENTS: Mapping[RunState, str] = {
     RunState.succeeded: events.RUN_SUCCEEDED,
     RunState.failed: events.RUN_FAILED,
@@ -114,6 +121,7 @@ TRIGGER_TRIES = 1000
 # A transaction rolled back by a deadlock or a lost connection is run again this many times
 # in all, after a jittered backoff starting at RETRY_BACKOFF seconds and doubling.
 RETRY_TRIES = 5
+CLAIM_PAGE = 64  # due schedules a claim reads at once, at least
 RETRY_BACKOFF = 0.02
 
 
@@ -198,13 +206,6 @@ class SQLStore(ABC):
         """Why running the transaction again can succeed (its work was rolled back), or
         None. ``at_commit``: ``exc`` came from COMMIT, whose outcome may be unknown."""
         return None
-
-    def _claim_turn(self, conn: Connection, schedule_id: int) -> bool:
-        """Take, without waiting, the turn to decide a schedule's claims (its overlap
-        policy) until the transaction ends; False when another claimer has it. Claimers
-        exclude only each other: a scheduler enqueueing the schedule's fires meanwhile is
-        no conflict (the claim decides on what is committed; its updates are conditional)."""
-        return True
 
     def _take_turn(self, conn: Connection, topic: str) -> None:
         """Wait, inside the transaction, until no other transaction holds the turn for
@@ -582,35 +583,49 @@ class SQLStore(ABC):
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
             cursor: tuple[datetime, int] | None = None
-            page = max(2 * limit, 64)
             while True:
-                groups = conn.execute(self._due_schedules(now, cursor, page)).all()
-                for schedule_id, first_due in groups:
-                    cursor = (first_due, schedule_id)
-                    if schedule_id in seen:
-                        continue
-                    seen.add(schedule_id)
-                    self._claim_schedule(conn, claim, schedule_id)
+                due = self._due_schedules(now, cursor, may_skip_only=limit == 0)
+                page, size = self._claim_page(due, claim.room)
+                groups = conn.execute(page).all()
+                if groups:
+                    cursor = (groups[-1].first_due, groups[-1].schedule_id)
+                ids = [int(sid) for sid, _ in groups if sid not in seen]
+                seen.update(ids)
+                for row, live in self._claim_inputs(conn, ids, now):
+                    self._claim_schedule(conn, claim, row, live)
                     if claim.room == 0 and limit > 0:
                         break
-                if len(groups) < page or (claim.room == 0 and limit > 0):
+                if len(groups) < size or (claim.room == 0 and limit > 0):
                     break
             claim.log.write(conn)
             started = self._runs_by_id(conn, claim.started)
         return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in started]
 
+    def _claim_page(self, groups: Select[Any], room: int) -> tuple[Select[Any], int]:
+        """One page of ``groups`` (due schedules in claim order) for a claim that may still
+        start ``room`` runs, and the page's size: a page with fewer rows was the last."""
+        size = max(2 * room, CLAIM_PAGE)
+        return groups.limit(size), size
+
     def _due_schedules(
-        self, now: datetime, after: tuple[datetime, int] | None, page: int
+        self, now: datetime, after: tuple[datetime, int] | None, *, may_skip_only: bool = False
     ) -> Select[Any]:
-        """Schedules with due waiting runs, by their oldest due run (keyset paged)."""
+        """Schedules with due waiting runs, by their oldest due run (keyset: after
+        ``after``), as (schedule_id, first_due). ``may_skip_only``: only those whose
+        overlap policy can record a fire skipped (a claim that can start nothing has
+        nothing to decide for the others)."""
         first_due = func.min(runs.c.due_at)
         stmt = (
             select(runs.c.schedule_id, first_due.label("first_due"))
             .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= now)
             .group_by(runs.c.schedule_id)
             .order_by(first_due, runs.c.schedule_id)
-            .limit(page)
         )
+        if may_skip_only:
+            policy = func.coalesce(schedules.c.spec["overlap"].as_string(), DEFAULT_OVERLAP.value)
+            stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
+                policy.in_(sorted(SKIPPING_POLICIES))
+            )
         if after is not None:
             due, sid = after
             stmt = stmt.having(
@@ -618,32 +633,45 @@ class SQLStore(ABC):
             )
         return stmt
 
-    def _claim_schedule(self, conn: Connection, claim: _Claim, schedule_id: int) -> None:
-        if not self._claim_turn(conn, schedule_id):
-            return  # another claimer is deciding for this schedule (PostgreSQL): it is theirs
-        stmt = select(schedules).where(schedules.c.id == schedule_id)
-        found = conn.execute(stmt).mappings().one_or_none()
-        if found is None:
-            return
-        row = _schedule(found)
+    def _claim_inputs(
+        self, conn: Connection, ids: Sequence[int], now: datetime
+    ) -> list[tuple[ScheduleRow, list[Run]]]:
+        """For each schedule of ``ids`` (in that order): its row and its live runs
+        (running, retrying, due queued; by due time), two statements per page."""
+        if not ids:
+            return []
+        rows: dict[int, ScheduleRow] = {}
+        live: dict[int, list[Run]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            for r in conn.execute(select(schedules).where(schedules.c.id.in_(chunk))).mappings():
+                rows[r["id"]] = _schedule(r)
+            found = conn.execute(
+                select(runs)
+                .where(
+                    runs.c.schedule_id.in_(chunk),
+                    or_(
+                        runs.c.state.in_([RunState.running.value, RunState.retrying.value]),
+                        and_(runs.c.state == RunState.queued.value, runs.c.due_at <= now),
+                    ),
+                )
+                .order_by(runs.c.schedule_id, runs.c.due_at, runs.c.id)
+            ).mappings()
+            for r in found:
+                live[r["schedule_id"]].append(_run(r))
+        return [(rows[i], live[i]) for i in ids if i in rows]
+
+    def _claim_schedule(
+        self, conn: Connection, claim: _Claim, row: ScheduleRow, live: list[Run]
+    ) -> None:
+        """Apply one schedule's overlap policy to its ``live`` runs (see ``claim``)."""
         policy = _overlap(row.spec)
         now = claim.now
-        live = conn.execute(
-            select(runs)
-            .where(
-                runs.c.schedule_id == schedule_id,
-                or_(
-                    runs.c.state.in_([RunState.running.value, RunState.retrying.value]),
-                    and_(runs.c.state == RunState.queued.value, runs.c.due_at <= now),
-                ),
-            )
-            .order_by(runs.c.due_at, runs.c.id)
-        ).mappings()
+        schedule_id = row.id
         running: list[Run] = []
         continuations: list[Run] = []  # due retrying runs: attempts of runs already begun
         backoff: list[Run] = []  # retrying runs not due yet: the schedule is busy with them
         fresh: list[Run] = []  # due queued runs: new fires (or runs given back)
-        for run in map(_run, live):
+        for run in live:
             if run.state is RunState.running:
                 running.append(run)
             elif run.state is RunState.queued:
