@@ -11,7 +11,7 @@ first execution.
 from __future__ import annotations
 
 import os
-import threading
+import queue
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +29,22 @@ CREATE TABLE tw_e2e_effects (
     pid integer NOT NULL
 )
 """
-_local = threading.local()
+# Idle connections of this process: each task runs in a thread of its own (the thread
+# executor), so a connection per thread would be a new connection per run.
+_idle: queue.SimpleQueue[psycopg.Connection[Any]] = queue.SimpleQueue()
 
 
 def record(context: Any) -> None:
     conn = _connection()
+    try:
+        _insert(conn, context)
+    except BaseException:
+        conn.close()  # broken, or in a state not worth keeping
+        raise
+    _idle.put(conn)
+
+
+def _insert(conn: psycopg.Connection[Any], context: Any) -> None:
     conn.execute(
         "INSERT INTO tw_e2e_effects (key, schedule, nominal, executions, db_at, host_at, pid)"
         " VALUES (%s, %s, %s, 1, clock_timestamp(), %s, %s)"
@@ -49,9 +60,10 @@ def record(context: Any) -> None:
 
 
 def _connection() -> psycopg.Connection[Any]:
-    """One connection per worker thread, kept for the life of the process."""
-    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
-    if conn is None or conn.closed or conn.broken:
-        conn = psycopg.connect(os.environ[URL_VARIABLE], autocommit=True, connect_timeout=5)
-        _local.conn = conn
-    return conn
+    while True:
+        try:
+            conn = _idle.get_nowait()
+        except queue.Empty:
+            return psycopg.connect(os.environ[URL_VARIABLE], autocommit=True, connect_timeout=5)
+        if not (conn.closed or conn.broken):
+            return conn

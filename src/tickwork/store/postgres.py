@@ -81,8 +81,11 @@ class PostgresStore(SQLStore):
         engine = create_engine(
             parsed,
             pool_size=max(1, connections),
-            max_overflow=max(1, connections),
-            pool_pre_ping=True,
+            max_overflow=2,  # a little headroom; max_connections is shared by every process
+            # No ping on checkout (a round trip per transaction): a connection found dead
+            # by its first statement is replaced and the transaction run again
+            # (``_retry_reason``), which is what the ping would have done.
+            pool_pre_ping=False,
             isolation_level="READ COMMITTED",
             connect_args=self._connect_args,
         )
@@ -109,6 +112,11 @@ class PostgresStore(SQLStore):
         # need not wait (their foreign-key check takes KEY SHARE). SKIP LOCKED: another
         # scheduler or worker already has those rows; take the next ones.
         return stmt.with_for_update(skip_locked=skip_locked, key_share=True)
+
+    def _read_options(self) -> dict[str, Any]:
+        # In READ COMMITTED every statement sees its own snapshot anyway, so a read needs
+        # no BEGIN and COMMIT around it (two round trips saved per read).
+        return {"isolation_level": "AUTOCOMMIT"}
 
     def _claim_page(self, groups: Select[Any], room: int) -> tuple[Select[Any], int]:
         # Claimers of one schedule take turns on an advisory lock (held to the end of the

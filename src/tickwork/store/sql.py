@@ -11,7 +11,8 @@ store next), never ``if dialect == ...`` in here:
 - ``_claim_page``: which due schedules one claim decides for (PostgreSQL: those whose
   advisory lock it gets without waiting, so claimers split the schedules and a scheduler's
   lock on a schedule row does not stall claims; SQLite: all of them, a page at a time);
-- ``_write_options``: execution options of write transactions (SQLite: ``BEGIN IMMEDIATE``);
+- ``_write_options``, ``_read_options``: execution options of write and read transactions
+  (SQLite: ``BEGIN IMMEDIATE`` for writes; PostgreSQL: reads in autocommit);
 - ``_write_turn``: waits for this process's turn to write (SQLite: one writer per file);
 - ``_unavailable_reason``: which driver errors mean "the database is unavailable, retry";
 - ``_retry_reason``: which driver errors mean "this transaction was rolled back, run it
@@ -39,18 +40,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -86,7 +90,7 @@ from tickwork.store.base import (
     ScheduleUpsert,
     SyncReport,
 )
-from tickwork.store.schema import run_events, runs, schedules, workers
+from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
 
 __all__ = ["SQLStore"]
 
@@ -173,6 +177,8 @@ class SQLStore(ABC):
     def __init__(self, engine: Engine, *, label: str) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**self._write_options())
+        self._reader = engine.execution_options(**self._read_options())
+        self._due_fire_probe = self._lock(_ANY_DUE_FIRE, skip_locked=True)
         self._label = label  # names the database in error messages
 
     def __repr__(self) -> str:
@@ -196,6 +202,10 @@ class SQLStore(ABC):
 
     def _write_options(self) -> dict[str, Any]:
         """Execution options of write transactions."""
+        return {}
+
+    def _read_options(self) -> dict[str, Any]:
+        """Execution options of read transactions."""
         return {}
 
     def _write_turn(self, action: str) -> AbstractContextManager[None]:
@@ -227,7 +237,7 @@ class SQLStore(ABC):
         ``_TryAgain`` (for ``_retried``); a value a column type refused (a naive datetime)
         is re-raised as is.
         """
-        engine = self._writer if write else self._engine
+        engine = self._writer if write else self._reader
         at_commit = False
         try:
             with (
@@ -398,14 +408,14 @@ class SQLStore(ABC):
             return EnqueueResult()
         queued_ids: list[int] = []
         missed = skipped = conflicts = 0
+        # Skipping locked rows: fires another scheduler is enqueueing right now are not due
+        # for this one (PostgreSQL; SQLite has one writer anyway).
+        if not self._exists(self._due_fire_probe, now, "look for due fires"):
+            return EnqueueResult()  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("enqueue due fires", write=True) as conn:
             due = (
                 select(schedules)
-                .where(
-                    schedules.c.retired.is_(False),
-                    schedules.c.next_fire_at.is_not(None),
-                    schedules.c.next_fire_at <= now,
-                )
+                .where(*_is_due(now))
                 .order_by(schedules.c.next_fire_at, schedules.c.id)
                 .limit(limit)
             )
@@ -413,6 +423,7 @@ class SQLStore(ABC):
                 _schedule(r) for r in conn.execute(self._lock(due, skip_locked=True)).mappings()
             ]
             log = _EventLog(now)
+            fired: list[tuple[dict[str, Any], FireDecision]] = []
             for row in rows:
                 decision = plan(row, now)
                 fires = len(decision.queue) + len(decision.miss) + len(decision.skip)
@@ -420,17 +431,23 @@ class SQLStore(ABC):
                     conflicts += fires
                     continue
                 for nominal, due_at, state in _fires_in_order(decision):
-                    run_id = self._insert_run(conn, row, nominal, due_at, state, decision, now)
-                    if run_id is None:
-                        conflicts += 1
-                    elif state is RunState.queued:
-                        queued_ids.append(run_id)
-                        log.add(run_id, events.RUN_ENQUEUED, state, 0)
-                    else:
-                        detail = {"reason": decision.reason} if decision.reason else None
-                        log.add(run_id, RECORD_EVENTS[state], state, 0, detail)
-                        missed += state is RunState.missed
-                        skipped += state is RunState.skipped
+                    fired.append(
+                        (_run_values(row, nominal, due_at, state, decision, now), decision)
+                    )
+            created = self._insert_runs(conn, [values for values, _ in fired])
+            for values, decision in fired:
+                run_id = created.get((values["schedule_id"], values["nominal_fire"]))
+                state = RunState(values["state"])
+                if run_id is None:
+                    conflicts += 1
+                elif state is RunState.queued:
+                    queued_ids.append(run_id)
+                    log.add(run_id, events.RUN_ENQUEUED, state, 0)
+                else:
+                    detail = {"reason": decision.reason} if decision.reason else None
+                    log.add(run_id, RECORD_EVENTS[state], state, 0, detail)
+                    missed += state is RunState.missed
+                    skipped += state is RunState.skipped
             log.write(conn)
             if queued_ids:
                 self._announce_runs(conn)
@@ -460,31 +477,25 @@ class SQLStore(ABC):
         )
         return bool(result.rowcount == 1)
 
-    def _insert_run(
-        self,
-        conn: Connection,
-        row: ScheduleRow,
-        nominal: datetime,
-        due_at: datetime,
-        state: RunState,
-        decision: FireDecision,
-        now: datetime,
-    ) -> int | None:
-        terminal = state in TERMINAL_STATES
-        return self._insert_ignoring_conflict(
-            conn,
-            schedule_id=row.id,
-            schedule=row.name,
-            nominal_fire=nominal,
-            due_at=due_at,
-            state=state.value,
-            attempt=0,
-            max_attempts=decision.max_attempts,
-            kind="schedule",
-            created_at=now,
-            finished_at=now if terminal else None,
-            error=decision.reason if terminal else None,
+    def _insert_runs(
+        self, conn: Connection, rows: Sequence[dict[str, Any]]
+    ) -> dict[tuple[int, datetime], int]:
+        """Insert runs, leaving alone every (schedule, nominal fire)
+        that already has one (promise 1: the unique key decides). The new ids by (schedule
+        id, nominal fire in UTC); a fire missing there had a run already."""
+        created: dict[tuple[int, datetime], int] = {}
+        if not rows:
+            return created
+        stmt = self._dialect_insert(runs).on_conflict_do_nothing(
+            index_elements=["schedule_id", "nominal_fire"]
         )
+        assert isinstance(stmt, Insert)
+        # Many parameter sets, one compiled statement: SQLAlchemy batches them into
+        # multi-row INSERTs ("insertmanyvalues") and gathers what RETURNING gives back.
+        returned = stmt.returning(runs.c.id, runs.c.schedule_id, runs.c.nominal_fire)
+        for run_id, schedule_id, nominal in conn.execute(returned, list(rows)):
+            created[(int(schedule_id), nominal)] = int(run_id)
+        return created
 
     def _insert_ignoring_conflict(self, conn: Connection, **values: Any) -> int | None:
         """Insert a run unless its (schedule, nominal fire) already has one: the new id, or
@@ -550,13 +561,22 @@ class SQLStore(ABC):
         their fires are recorded) or ``due_at`` of a queued or retrying run. It can lie in
         the past: a due run that waits behind a running one keeps it there."""
         _aware(now, "now")
+        first_fire = (
+            select(func.min(schedules.c.next_fire_at))
+            .where(schedules.c.retired.is_(False))
+            .scalar_subquery()
+        )
+        first_due = (
+            select(func.min(runs.c.due_at))
+            .where(runs.c.state.in_(_values(WAITING_STATES)))
+            .scalar_subquery()
+        )
         with self._transaction("compute the next wake-up", write=False) as conn:
-            fire = conn.execute(
-                select(func.min(schedules.c.next_fire_at)).where(schedules.c.retired.is_(False))
-            ).scalar_one_or_none()
-            due = conn.execute(
-                select(func.min(runs.c.due_at)).where(runs.c.state.in_(_values(WAITING_STATES)))
-            ).scalar_one_or_none()
+            fire, due = conn.execute(
+                select(
+                    type_coerce(first_fire, UTCDateTime()), type_coerce(first_due, UTCDateTime())
+                )
+            ).one()
         candidates = [t for t in (fire, due) if t is not None]
         return min(candidates) if candidates else None
 
@@ -580,6 +600,10 @@ class SQLStore(ABC):
         _positive(lease, "lease")
         limit = max(limit, 0)
         claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
+        # With no room only policies that can skip have anything to decide.
+        waiting = _ANY_DUE_RUN if limit > 0 else _ANY_DUE_SKIPPABLE
+        if not self._exists(waiting, now, "look for due runs"):
+            return []  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
             cursor: tuple[datetime, int] | None = None
@@ -597,9 +621,9 @@ class SQLStore(ABC):
                         break
                 if len(groups) < size or (claim.room == 0 and limit > 0):
                     break
+            claim.flush(conn)
             claim.log.write(conn)
-            started = self._runs_by_id(conn, claim.started)
-        return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in started]
+        return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in claim.started]
 
     def _claim_page(self, groups: Select[Any], room: int) -> tuple[Select[Any], int]:
         """One page of ``groups`` (due schedules in claim order) for a claim that may still
@@ -610,28 +634,7 @@ class SQLStore(ABC):
     def _due_schedules(
         self, now: datetime, after: tuple[datetime, int] | None, *, may_skip_only: bool = False
     ) -> Select[Any]:
-        """Schedules with due waiting runs, by their oldest due run (keyset: after
-        ``after``), as (schedule_id, first_due). ``may_skip_only``: only those whose
-        overlap policy can record a fire skipped (a claim that can start nothing has
-        nothing to decide for the others)."""
-        first_due = func.min(runs.c.due_at)
-        stmt = (
-            select(runs.c.schedule_id, first_due.label("first_due"))
-            .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= now)
-            .group_by(runs.c.schedule_id)
-            .order_by(first_due, runs.c.schedule_id)
-        )
-        if may_skip_only:
-            policy = func.coalesce(schedules.c.spec["overlap"].as_string(), DEFAULT_OVERLAP.value)
-            stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
-                policy.in_(sorted(SKIPPING_POLICIES))
-            )
-        if after is not None:
-            due, sid = after
-            stmt = stmt.having(
-                or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid))
-            )
-        return stmt
+        return _due_schedules(now, after, may_skip_only=may_skip_only)
 
     def _claim_inputs(
         self, conn: Connection, ids: Sequence[int], now: datetime
@@ -643,20 +646,9 @@ class SQLStore(ABC):
         rows: dict[int, ScheduleRow] = {}
         live: dict[int, list[Run]] = {i: [] for i in ids}
         for chunk in _chunks(ids):
-            for r in conn.execute(select(schedules).where(schedules.c.id.in_(chunk))).mappings():
+            for r in conn.execute(_SCHEDULES_BY_ID, {"ids": list(chunk)}).mappings():
                 rows[r["id"]] = _schedule(r)
-            found = conn.execute(
-                select(runs)
-                .where(
-                    runs.c.schedule_id.in_(chunk),
-                    or_(
-                        runs.c.state.in_([RunState.running.value, RunState.retrying.value]),
-                        and_(runs.c.state == RunState.queued.value, runs.c.due_at <= now),
-                    ),
-                )
-                .order_by(runs.c.schedule_id, runs.c.due_at, runs.c.id)
-            ).mappings()
-            for r in found:
+            for r in conn.execute(_LIVE_RUNS, {"ids": list(chunk), "now": now}).mappings():
                 live[r["schedule_id"]].append(_run(r))
         return [(rows[i], live[i]) for i in ids if i in rows]
 
@@ -772,10 +764,14 @@ class SQLStore(ABC):
             state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
             values |= {"state": state.value, "finished_at": now}
         with self._transaction("record a run's outcome", write=True) as conn:
-            attempt = self._fenced_attempt(conn, run_id, worker)
+            attempt = conn.execute(
+                update(runs)
+                .where(*_held(run_id, worker))
+                .values(**values)
+                .returning(runs.c.attempt)
+            ).scalar_one_or_none()
             if attempt is None:
                 return False
-            conn.execute(update(runs).where(*_held(run_id, worker)).values(**values))
             log = _EventLog(now)
             log.add(run_id, event, state, attempt, detail)
             log.write(conn)
@@ -787,10 +783,7 @@ class SQLStore(ABC):
         event ``run_released``. Fenced like ``finish``."""
         _aware(now, "now")
         with self._transaction("release a run", write=True) as conn:
-            attempt = self._fenced_attempt(conn, run_id, worker)
-            if attempt is None:
-                return False
-            conn.execute(
+            attempt = conn.execute(
                 update(runs)
                 .where(*_held(run_id, worker))
                 .values(
@@ -801,18 +794,15 @@ class SQLStore(ABC):
                     lease_expires_at=None,
                     started_at=None,
                 )
-            )
+                .returning(runs.c.attempt)
+            ).scalar_one_or_none()
+            if attempt is None:
+                return False
             log = _EventLog(now)
-            log.add(run_id, events.RUN_RELEASED, RunState.queued, attempt - 1, {"worker": worker})
+            log.add(run_id, events.RUN_RELEASED, RunState.queued, attempt, {"worker": worker})
             log.write(conn)
             self._announce_runs(conn)
         return True
-
-    def _fenced_attempt(self, conn: Connection, run_id: int, worker: str) -> int | None:
-        """The attempt of the run ``worker`` holds (row locked), or None when it does not."""
-        stmt = self._lock(select(runs.c.attempt).where(*_held(run_id, worker)), skip_locked=False)
-        attempt = conn.execute(stmt).scalar_one_or_none()
-        return None if attempt is None else int(attempt)
 
     @_retried
     def reclaim_expired(self, now: datetime, limit: int) -> list[Run]:
@@ -982,6 +972,13 @@ class SQLStore(ABC):
 
     # -- shared reads --------------------------------------------------------------------
 
+    def _exists(self, probe: Select[Any], now: datetime, action: str) -> bool:
+        """Whether ``probe`` (one of the ``_ANY_*`` statements) finds a row at ``now``: one
+        read, before a write transaction that would find nothing to do (what it misses, a
+        later pass finds). The statements are built once, so each call only binds ``now``."""
+        with self._transaction(action, write=False) as conn:
+            return conn.execute(probe, {"now": now}).first() is not None
+
     def _runs_by_id(self, conn: Connection, ids: Sequence[int]) -> list[Run]:
         """The runs with ``ids``, in that order."""
         if not ids:
@@ -1033,7 +1030,8 @@ class _Claim:
     now: datetime
     lease_expires_at: datetime
     room: int  # runs this claim may still start
-    started: list[int] = field(default_factory=list)
+    pending: list[Run] = field(default_factory=list)  # to start, in claim order
+    started: list[Run] = field(default_factory=list)  # as they are now, in claim order
     specs: dict[int, dict[str, Any]] = field(default_factory=dict)
     log: _EventLog = field(init=False)
 
@@ -1041,26 +1039,40 @@ class _Claim:
         self.log = _EventLog(self.now)
 
     def start(self, conn: Connection, run: Run) -> bool:
-        """Lease ``run`` to the worker; False when the claim has no room left."""
+        """Lease ``run`` to the worker (written by ``flush``); False when the claim has no
+        room left."""
         if self.room == 0:
             return False
-        result = conn.execute(
-            update(runs)
-            .where(runs.c.id == run.id, runs.c.state == run.state.value)
-            .values(
-                state=RunState.running.value,
-                lease_owner=self.worker,
-                lease_expires_at=self.lease_expires_at,
-                attempt=runs.c.attempt + 1,
-                started_at=self.now,
-            )
-        )
-        if result.rowcount == 1:
-            self.room -= 1
-            self.started.append(run.id)
-            detail = {"worker": self.worker, "lease_expires_at": self.lease_expires_at.isoformat()}
-            self.log.add(run.id, events.RUN_CLAIMED, RunState.running, run.attempt + 1, detail)
+        self.room -= 1
+        self.pending.append(run)
         return True
+
+    def flush(self, conn: Connection) -> None:
+        """Start the runs ``start`` took, in one statement. A run that is no longer waiting
+        (nothing should change it while this claimer decides its schedule) is left out."""
+        if not self.pending:
+            return
+        for chunk in _chunks([run.id for run in self.pending]):
+            lease = {
+                "ids": list(chunk),
+                "worker": self.worker,
+                "expires": self.lease_expires_at,
+                "now": self.now,
+            }
+            leased = conn.execute(_START_RUNS, lease).mappings()
+            found = {r["id"]: _run(r) for r in leased}
+            for run in self.pending:
+                if run.id in found:
+                    started = found[run.id]
+                    self.started.append(started)
+                    detail = {
+                        "worker": self.worker,
+                        "lease_expires_at": self.lease_expires_at.isoformat(),
+                    }
+                    self.log.add(
+                        run.id, events.RUN_CLAIMED, RunState.running, started.attempt, detail
+                    )
+        self.pending = []
 
     def end(self, conn: Connection, run: Run, state: RunState, event: str, error: str) -> None:
         """Make ``run`` terminal in ``state`` (an overlap decision), clearing any lease."""
@@ -1171,6 +1183,68 @@ def _max_attempts(spec: dict[str, Any]) -> int:
     return retries + 1 if isinstance(retries, int) and retries >= 0 else 1
 
 
+def _due_schedules(
+    now: datetime | BindParameter[datetime],
+    after: tuple[datetime, int] | None,
+    *,
+    may_skip_only: bool = False,
+) -> Select[Any]:
+    """Schedules with due waiting runs, by their oldest due run (keyset: after
+    ``after``), as (schedule_id, first_due). ``may_skip_only``: only those whose
+    overlap policy can record a fire skipped (a claim that can start nothing has
+    nothing to decide for the others)."""
+    first_due = func.min(runs.c.due_at)
+    stmt = (
+        select(runs.c.schedule_id, first_due.label("first_due"))
+        .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= now)
+        .group_by(runs.c.schedule_id)
+        .order_by(first_due, runs.c.schedule_id)
+    )
+    if may_skip_only:
+        policy = func.coalesce(schedules.c.spec["overlap"].as_string(), DEFAULT_OVERLAP.value)
+        stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
+            policy.in_(sorted(SKIPPING_POLICIES))
+        )
+    if after is not None:
+        due, sid = after
+        stmt = stmt.having(or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid)))
+    return stmt
+
+
+def _is_due(now: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """Schedules with fires due at ``now``: not retired, next fire not after ``now``."""
+    return (
+        schedules.c.retired.is_(False),
+        schedules.c.next_fire_at.is_not(None),
+        schedules.c.next_fire_at <= now,
+    )
+
+
+def _run_values(
+    row: ScheduleRow,
+    nominal: datetime,
+    due_at: datetime,
+    state: RunState,
+    decision: FireDecision,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new run of ``row`` for one fire (nominal fire in UTC)."""
+    terminal = state in TERMINAL_STATES
+    return {
+        "schedule_id": row.id,
+        "schedule": row.name,
+        "nominal_fire": nominal.astimezone(UTC),
+        "due_at": due_at,
+        "state": state.value,
+        "attempt": 0,
+        "max_attempts": decision.max_attempts,
+        "kind": "schedule",
+        "created_at": now,
+        "finished_at": now if terminal else None,
+        "error": decision.reason if terminal else None,
+    }
+
+
 def _fires_in_order(decision: FireDecision) -> list[tuple[datetime, datetime, RunState]]:
     """Every fire of a decision as (nominal, due at, state), oldest nominal first, so run ids
     follow fire times."""
@@ -1205,3 +1279,40 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
     """``ids`` in slices that stay under SQLite's bound-parameter limit (999 before 3.32)."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+# The probes ``_exists`` runs before a write transaction, built once (``now`` is bound).
+_NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+_ANY_DUE_FIRE = select(schedules.c.id).where(*_is_due(_NOW)).limit(1)
+_ANY_DUE_RUN = (
+    select(runs.c.id)
+    .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= _NOW)
+    .limit(1)
+)
+_ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
+# The statements of a claim, built once; ``ids`` expands to the list given.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_SCHEDULES_BY_ID = select(schedules).where(schedules.c.id.in_(_IDS))
+_LIVE_RUNS = (
+    select(runs)
+    .where(
+        runs.c.schedule_id.in_(_IDS),
+        or_(
+            runs.c.state.in_([RunState.running.value, RunState.retrying.value]),
+            and_(runs.c.state == RunState.queued.value, runs.c.due_at <= _NOW),
+        ),
+    )
+    .order_by(runs.c.schedule_id, runs.c.due_at, runs.c.id)
+)
+_START_RUNS = (
+    update(runs)
+    .where(runs.c.id.in_(_IDS), runs.c.state.in_(_values(WAITING_STATES)))
+    .values(
+        state=RunState.running.value,
+        lease_owner=bindparam("worker"),
+        lease_expires_at=bindparam("expires", type_=UTCDateTime()),
+        attempt=runs.c.attempt + 1,
+        started_at=_NOW,
+    )
+    .returning(*runs.c)
+)
