@@ -119,12 +119,16 @@ def test_an_unreachable_server_is_unavailable_naming_it_without_the_password() -
     print(message)
 
 
-def test_a_terminated_connection_is_replaced_before_use(pg: PostgresStore, url: str) -> None:
+def test_a_terminated_pooled_connection_is_replaced_and_the_call_succeeds(
+    pg: PostgresStore, url: str
+) -> None:
     add_schedule(pg, "a")
     [pid] = _backend_pids(pg)
     with _admin(url) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
-    assert pg.trigger("a", T0).schedule == "a"  # the pool's ping found it dead
+    # Its first statement finds it dead; the transaction runs again on a new connection.
+    assert pg.trigger("a", T0).schedule == "a"
+    assert [r.schedule for r in runs_of(pg)] == ["a"]
     assert pid not in _backend_pids(pg)
 
 

@@ -11,7 +11,7 @@ first execution.
 from __future__ import annotations
 
 import os
-import queue
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,19 +29,19 @@ CREATE TABLE tw_e2e_effects (
     pid integer NOT NULL
 )
 """
-# Idle connections of this process: each task runs in a thread of its own (the thread
-# executor), so a connection per thread would be a new connection per run.
-_idle: queue.SimpleQueue[psycopg.Connection[Any]] = queue.SimpleQueue()
+# One connection per process, used by one task at a time: each task runs in a thread of its
+# own (the thread executor), and six processes share the server's max_connections.
+_lock = threading.Lock()
+_conn: list[psycopg.Connection[Any]] = []
 
 
 def record(context: Any) -> None:
-    conn = _connection()
-    try:
-        _insert(conn, context)
-    except BaseException:
-        conn.close()  # broken, or in a state not worth keeping
-        raise
-    _idle.put(conn)
+    with _lock:
+        if not _conn or _conn[0].closed or _conn[0].broken:
+            _conn[:] = [
+                psycopg.connect(os.environ[URL_VARIABLE], autocommit=True, connect_timeout=5)
+            ]
+        _insert(_conn[0], context)
 
 
 def _insert(conn: psycopg.Connection[Any], context: Any) -> None:
@@ -57,13 +57,3 @@ def _insert(conn: psycopg.Connection[Any], context: Any) -> None:
             os.getpid(),
         ],
     )
-
-
-def _connection() -> psycopg.Connection[Any]:
-    while True:
-        try:
-            conn = _idle.get_nowait()
-        except queue.Empty:
-            return psycopg.connect(os.environ[URL_VARIABLE], autocommit=True, connect_timeout=5)
-        if not (conn.closed or conn.broken):
-            return conn

@@ -59,6 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.sql.dml import Insert
 
 from tickwork import events
@@ -261,6 +262,11 @@ class SQLStore(ABC):
             if isinstance(exc.orig, ValueError):
                 raise exc.orig from exc
             raise
+        except PoolTimeoutError as exc:
+            raise StoreUnavailableError(
+                f"{self._label}: could not {action}: every connection of this process's pool "
+                "stayed busy past the pool timeout; retrying later can help"
+            ) from exc
 
     # -- lifecycle -----------------------------------------------------------------------
 
