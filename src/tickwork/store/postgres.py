@@ -8,10 +8,12 @@ What differs from SQLite, each a named hook of ``SQLStore`` or a capability of t
   schedule take turns on an advisory lock they try and skip (``_claim_page``), so claims
   never wait for a scheduler that holds the schedule's row.
 - ``INSERT … ON CONFLICT DO NOTHING`` on the unique key (``_dialect_insert``): promise 1.
-- READ COMMITTED. A deadlock or serialization failure (SQLSTATE 40P01, 40001) and a
-  connection lost before COMMIT are rolled back by the server, so the transaction runs
-  again (``_retry_reason``, ``SQLStore._retried``); other connection failures (refused,
-  server shut down, 57P01) are ``StoreUnavailableError`` and the engine backs off.
+- READ COMMITTED; reads in autocommit (``_read_options``: each statement of a READ
+  COMMITTED transaction has its own snapshot anyway). A deadlock or serialization failure
+  (SQLSTATE 40P01, 40001) and a connection lost before COMMIT are rolled back by the
+  server, so the transaction runs again (``_retry_reason``, ``SQLStore._retried``); other
+  connection failures (refused, server shut down, 57P01) are ``StoreUnavailableError`` and
+  the engine backs off.
 - ``upgrade`` and ``sync_schedules`` take turns on an advisory lock (``_take_turn``): they
   insert rows that do not exist yet, which no row lock can guard.
 - ``NOTIFY tickwork_runs`` in every transaction that makes runs claimable
@@ -65,9 +67,10 @@ class PostgresStore(SQLStore):
     ``PostgresStore("postgresql://tickwork:secret@db.internal/tickwork")``.
 
     ``connections`` sizes the pool: the threads of this process that use the store at once
-    (a worker's concurrency, the loop, a clock read). The pool may open as many again when
-    busy; each connection is checked with a ping when taken out (a server restart leaves
-    dead ones behind). The tables live in the connection's ``search_path``: pass
+    (a worker's concurrency, the loop, a clock read); two more open when busy, and a
+    ``listen`` thread has a connection of its own. A pooled connection the server closed
+    (restart, ``pg_terminate_backend``) is found by its first statement and the transaction
+    runs again on a new one. The tables live in the connection's ``search_path``: pass
     ``?options=-csearch_path%3Dmyschema`` to keep them in a schema of their own.
     """
 
