@@ -1,6 +1,9 @@
 """Promise 1 on PostgreSQL across processes: six `tickwork run` (scheduler and worker each)
 on one database, 200 schedules firing every second; every fire time of the window has
-exactly one run row, and each run succeeded and took effect once."""
+exactly one run row, and each run succeeded and took effect once.
+
+45 s by default (about 80 s in all on the 2-core CI machine, which works off ~150 runs/s);
+TICKWORK_SOAK_SECONDS=60 is the issue's 60 s form (75-112 s in all there)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ def test_six_processes_run_each_fire_of_200_schedules_once(
     postgres_database: str, tmp_path: Path, processes: Processes
 ) -> None:
     began = time.monotonic()
-    window = Window.open(postgres_database, SCHEDULES, soak_seconds(60))
+    window = Window.open(postgres_database, SCHEDULES, soak_seconds(45))
     config = window.config(tmp_path / "tickwork.toml", log_level="warning")
     for _ in range(PROCESSES):
         processes.start(config, env=window.env)
