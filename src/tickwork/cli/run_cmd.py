@@ -90,8 +90,11 @@ def workers_command(config_path: str | None, as_json: bool) -> None:
     """The processes registered in the database: host, pid, roles, version, last heartbeat."""
     tw = load_app(config_path, existing=True)
     with errors_to_exit_codes():
-        registered = tw.store.list_workers()
-        now = tw.clock.now()  # heartbeats are stamped by the database's clock on PostgreSQL
+        try:
+            registered = tw.store.list_workers()
+            now = tw.clock.now()  # heartbeats are stamped by the database's clock on PostgreSQL
+        finally:
+            tw.close()  # every way out, --json's early return included (no pooled connection left)
         stale_after = tw.settings.lease  # heartbeats come every lease / 3
         rows = []
         for info in registered:
@@ -130,7 +133,6 @@ def workers_command(config_path: str | None, as_json: bool) -> None:
                 for i, alive in rows
             ],
         )
-        tw.close()
 
 
 @click.command("check")
