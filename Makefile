@@ -37,5 +37,10 @@ clean:
 
 # Benchmarks report, never assert timings (bench/__main__.py lists the workloads).
 .PHONY: bench
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench all

@@ -29,7 +29,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["metadata", "run_events", "runs", "schedules", "workers"]
+__all__ = [
+    "alerts",
+    "idempotency_keys",
+    "metadata",
+    "revisions",
+    "run_counts",
+    "run_events",
+    "runs",
+    "schedule_health",
+    "schedules",
+    "tokens",
+    "workers",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -145,4 +157,83 @@ workers = Table(
     Column("roles", String(100), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# --- Revision 0002: API tokens and idempotency, schedule revisions, alerts, kept counts ---
+
+tokens = Table(
+    "tw_tokens",
+    metadata,
+    Column("id", RunId, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False, unique=True),  # sha256 hex, never the token
+    Column("scopes", String(100), nullable=False),  # space-separated: read write admin
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+idempotency_keys = Table(
+    "tw_idempotency_keys",
+    metadata,
+    Column("principal", String(200), primary_key=True),  # token name (or "local")
+    Column("route", String(200), primary_key=True),  # "POST /api/v1/schedules/{name}/trigger"
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(128), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)
+
+revisions = Table(
+    "tw_revisions",
+    metadata,
+    Column("number", RunId, primary_key=True, autoincrement=True),
+    Column("applied_at", UTCDateTime, nullable=False),
+    Column("applied_by", String(500), nullable=False),  # config path, token name, host
+    Column("source", String(20), nullable=False),  # sync, apply, rollback, api, python
+    Column("before", JSON, nullable=False),  # {name: {"spec":..., "source":..., "paused":...}}
+    Column("after", JSON, nullable=False),
+    Column("summary", JSON, nullable=False),  # {"added": [...], "changed": [...], "retired": [...]}
+)
+
+alerts = Table(
+    "tw_alerts",
+    metadata,
+    Column("id", RunId, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # overdue, run_failed, paused_on_failure
+    Column("schedule", String(200), nullable=False),
+    Column("run_id", RunId, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),  # gave up after the last retry
+    Column("last_error", Text, nullable=True),
+    Index(None, "delivered_at", "next_attempt_at"),
+    Index(None, "schedule", "kind"),
+)
+
+run_counts = Table(
+    "tw_run_counts",
+    metadata,
+    # Runs deleted by pruning, per schedule and final state, so totals survive retention.
+    Column("schedule", String(200), primary_key=True),
+    Column("state", String(20), primary_key=True),
+    Column("count", BigInteger, nullable=False, default=0),
+)
+
+schedule_health = Table(
+    "tw_schedule_health",
+    metadata,
+    # Kept apart from tw_schedules so that health updates never bump a schedule's version/ETag.
+    Column("schedule_id", RunId, ForeignKey("tw_schedules.id"), primary_key=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_success_fire", UTCDateTime, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("overdue_since", UTCDateTime, nullable=True),
+    Column("overdue_fire", UTCDateTime, nullable=True),  # the expected fire found overdue
+    Column("updated_at", UTCDateTime, nullable=False),
 )
