@@ -23,6 +23,7 @@ from tickwork.engine import Engine, LoopSettings
 from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
 from tickwork.executors import Executors
 from tickwork.logs import configure_logging
+from tickwork.metrics import Metrics
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
 from tickwork.scheduler import Scheduler, first_fire
@@ -82,6 +83,7 @@ class Tickwork:
         self._clock_injected = clock is not None
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.tasks = TaskRegistry()
+        self._metrics: Metrics | None = None
         self._code_schedules: dict[str, dict[str, Any]] = {}
         self._store: Store | None = None
         self._engine: Engine | None = None
@@ -128,6 +130,13 @@ class Tickwork:
         return spec
 
     # -- store and sync ------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics (its own registry; ``/metrics`` exposes it)."""
+        if self._metrics is None:
+            self._metrics = Metrics()
+        return self._metrics
 
     @property
     def store(self) -> Store:
