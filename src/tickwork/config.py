@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,16 @@ _SETTINGS: dict[str, str] = {
     "poll_interval": "a duration: the longest the loop sleeps",
     "stop_grace": "a duration: how long running tasks get on SIGTERM/SIGINT",
     "log_level": "debug, info, warning or error",
+    "api_host": "a host name or address the HTTP API and dashboard listen on",
+    "api_port": "a TCP port number from 1 to 65535",
+    "api_auth": "'token' (bearer tokens with scopes) or 'none' (local development only)",
+    "api_commands": "true or false: whether the API may create schedules that run a command",
+    "metrics_auth": "true or false: whether /metrics needs a token with the read scope",
+    "webhook_url": "an http:// or https:// URL that receives alert POSTs",
+    "webhook_secret": "a string: the HMAC-SHA256 key that signs alert POSTs",
+    "pause_after_failures": "a whole number >= 0: pause a schedule after N failures in a row"
+    " (0: never)",
+    "retention": "a duration: finished runs older than this are pruned (0: keep forever)",
 }
 _ENV = {f"TICKWORK_{key.upper()}": key for key in _SETTINGS}
 
@@ -48,6 +58,15 @@ class Settings:
     poll_interval: timedelta = timedelta(seconds=1)
     stop_grace: timedelta = timedelta(seconds=30)
     log_level: str = "info"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_auth: str = "token"
+    api_commands: bool = False
+    metrics_auth: bool = False
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # never logged
+    pause_after_failures: int = 0
+    retention: timedelta = timedelta(days=30)
     schedules: tuple[dict[str, Any], ...] = ()
     path: Path | None = None  # the file read, if any
 
@@ -231,13 +250,32 @@ def _settings(
             )
             continue
         try:
-            if key in ("lease", "poll_interval", "stop_grace"):
-                out[key] = parse_duration(str(value), key, allow_zero=key == "stop_grace")
-            elif key == "concurrency":
-                number = int(value)
-                if number < 1:
+            if key in ("lease", "poll_interval", "stop_grace", "retention"):
+                zero_ok = key in ("stop_grace", "retention")
+                if zero_ok and str(value).strip() == "0":
+                    out[key] = timedelta(0)
+                else:
+                    out[key] = parse_duration(str(value), key, allow_zero=zero_ok)
+            elif key in ("concurrency", "api_port", "pause_after_failures"):
+                number = _whole(value)
+                low, high = {"concurrency": (1, None), "api_port": (1, 65535)}.get(key, (0, None))
+                if number < low or (high is not None and number > high):
                     raise ValueError
                 out[key] = number
+            elif key in ("api_commands", "metrics_auth"):
+                out[key] = _flag(value)
+            elif key == "api_auth":
+                if str(value).lower() not in ("token", "none"):
+                    raise ValueError
+                out[key] = str(value).lower()
+            elif key in ("api_host", "webhook_secret"):
+                if not isinstance(value, str) or not value.strip():
+                    raise ValueError
+                out[key] = value
+            elif key == "webhook_url":
+                if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                    raise ValueError
+                out[key] = value
             elif key == "timezone":
                 load_zone(str(value), key)
                 out[key] = str(value)
@@ -254,3 +292,22 @@ def _settings(
         except (TypeError, ValueError):
             bad(key, f"bad value {value!r}")
     return out
+
+
+def _whole(value: Any) -> int:
+    """A whole number from TOML (int) or the environment (str); bools and floats refused."""
+    if isinstance(value, bool | float):
+        raise ValueError
+    return int(str(value).strip())
+
+
+def _flag(value: Any) -> bool:
+    """true/false from TOML, or true/false/1/0/yes/no from the environment."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError

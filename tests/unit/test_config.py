@@ -3,11 +3,12 @@ what was expected; nothing is accepted half-valid."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tickwork.config import load_config
+from tickwork.config import environment_settings, load_config
 from tickwork.errors import ConfigError
 from tickwork.spec import ScheduleSpec, validate_schedule
 
@@ -156,3 +157,39 @@ def test_duplicate_names_are_reported_alongside_other_problems(tmp_path: Path) -
 def test_a_bad_environment_variable_is_named_as_the_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\$TICKWORK_CONCURRENCY: bad value 'abc'"):
         load_config(write(tmp_path, GOOD), environ={"TICKWORK_CONCURRENCY": "abc"})
+
+
+def test_service_settings_parse_from_the_environment_with_their_types() -> None:
+    settings = environment_settings(
+        {
+            "TICKWORK_API_PORT": "9000",
+            "TICKWORK_API_COMMANDS": "yes",
+            "TICKWORK_RETENTION": "0",
+            "TICKWORK_WEBHOOK_SECRET": "s3cret",
+            "TICKWORK_PAUSE_AFTER_FAILURES": "3",
+        }
+    )
+    assert settings.api_port == 9000
+    assert settings.api_commands is True
+    assert settings.retention == timedelta(0)
+    assert settings.pause_after_failures == 3
+    assert settings.webhook_secret == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_bad_service_settings_are_all_reported_with_what_was_expected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        environment_settings(
+            {
+                "TICKWORK_API_PORT": "99999",
+                "TICKWORK_API_AUTH": "basic",
+                "TICKWORK_WEBHOOK_URL": "ftp://example.invalid",
+                "TICKWORK_METRICS_AUTH": "maybe",
+            }
+        )
+    text = str(caught.value)
+    assert len(caught.value.problems) == 4
+    assert "from 1 to 65535" in text
+    assert "'token'" in text
+    assert "http:// or https://" in text
+    assert "true or false" in text
