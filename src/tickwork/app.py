@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import os
 import signal
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,18 +21,28 @@ from tickwork import __version__, events
 from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
-from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
+from tickwork.errors import (
+    ConfigError,
+    InvalidSpecError,
+    NotAppliedError,
+    RevisionConflictError,
+    RevisionNotFoundError,
+    ScheduleNotFoundError,
+)
 from tickwork.executors import Executors
+from tickwork.executors.shadow import ShadowExecutors
 from tickwork.logs import configure_logging
 from tickwork.metrics import Metrics
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
-from tickwork.scheduler import Scheduler, first_fire
+from tickwork.revisions import Definition, Plan, changes_for, current_set, make_plan, state_at
+from tickwork.scheduler import Scheduler
 from tickwork.spec import ScheduleSpec, validate_schedule
 from tickwork.store import open_store
 from tickwork.store.base import (
     ListeningStore,
-    ScheduleUpsert,
+    Revision,
+    RevisionStore,
     Store,
     SyncReport,
     TimekeepingStore,
@@ -63,6 +74,7 @@ class Tickwork:
         concurrency: int | None = None,
         clock: Clock | None = None,
         worker_id: str | None = None,
+        shadow: bool | None = None,
     ) -> None:
         if isinstance(config, Settings):
             settings = config
@@ -89,7 +101,11 @@ class Tickwork:
         self._engine: Engine | None = None
         self._worker_thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.executors = Executors()
+        # Shadow mode (docs/changes.md): runs are claimed and recorded ``shadowed``, never run.
+        if shadow is None:
+            shadow = os.environ.get("TICKWORK_SHADOW", "").lower() in ("1", "true", "yes", "on")
+        self.shadow = shadow
+        self.executors: Executors = ShadowExecutors() if shadow else Executors()
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -151,34 +167,46 @@ class Tickwork:
             self._store = store
         return self._store
 
-    def sync(self, now: datetime | None = None) -> dict[str, SyncReport]:
+    def sync(
+        self, now: datetime | None = None, *, require_applied: bool = False
+    ) -> dict[str, SyncReport]:
         """Store the config and code schedules (new, changed, retired); runs are untouched.
 
         Config schedules are synced only when a config file was read, and code schedules only
         when this process defines some: a process never retires definitions it does not own
-        (a CLI worker does not retire a service's code schedules, nor the reverse). Fires that
-        came due under the old definitions are accounted for first (run or recorded missed by
-        one scheduler pass), so changing a schedule during downtime loses nothing.
+        (a CLI worker does not retire a service's code schedules, nor the reverse). Each is
+        the plan/apply path of ``tickwork apply``, recorded as a revision (source ``sync``
+        for config, ``python`` for code) when something changed. With ``require_applied``
+        a config that differs from the store raises ``NotAppliedError`` and nothing is
+        changed. Fires that came due under the old definitions are accounted for first (run
+        or recorded missed by one scheduler pass), so changing a schedule during downtime
+        loses nothing.
         """
         at = now or self.clock.now()
-        scheduler = Scheduler(self.store)
-        while scheduler.run_once(at).schedules >= scheduler.batch:
-            pass
-        existing = {row.name: row for row in self.store.list_schedules(include_retired=True)}
-        sources: list[tuple[str, list[dict[str, Any]]]] = []
+        self._account_for_due(at)
+        plans: list[tuple[str, str, Plan]] = []
         if self.settings.path is not None:
-            sources.append(("config", list(self.settings.schedules)))
+            plan = self.plan_config(at)
+            if require_applied and not plan.empty:
+                raise NotAppliedError(f"config {self.settings.path}", plan.summary_text())
+            plans.append(("config", "sync", plan))
         elif not self._code_schedules:
             log.warning(
                 "no config file read: config schedules in the store are left as they are",
                 extra={"action": events.SCHEDULES_SYNCED},
             )
         if self._code_schedules:
-            sources.append(("code", list(self._code_schedules.values())))
+            plans.append(("code", "python", self._plan_code(at)))
         reports = {}
-        for source, specs in sources:
-            items = [self._upsert(spec, existing.get(spec["name"]), at) for spec in specs]
-            reports[source] = self.store.sync_schedules(items, source, at)
+        for owner, source, plan in plans:
+            what = f"config {self.settings.path}" if owner == "config" else "python code"
+            self.apply_plan(plan, applied_by=self._applied_by(what), source=source, now=at)
+            reports[owner] = SyncReport(
+                added=tuple(plan.names("added")),
+                changed=tuple(plan.names("changed")),
+                retired=tuple(plan.names("retired")),
+                unchanged=plan.unchanged,
+            )
         log.info(
             "schedules synced",
             extra={
@@ -192,13 +220,178 @@ class Tickwork:
         )
         return reports
 
-    def _upsert(
-        self, spec: dict[str, Any], row: ScheduleRow | None, now: datetime
-    ) -> ScheduleUpsert:
-        parsed = ScheduleSpec.from_stored(spec)
-        # Whole seconds: interval fires (and their idempotency keys) read cleanly.
-        anchor = row.anchor if row is not None else (parsed.start_at or now.replace(microsecond=0))
-        return ScheduleUpsert(spec["name"], spec, first_fire(parsed, anchor, now), anchor)
+    # -- plans and revisions (docs/changes.md) -------------------------------------------
+
+    @property
+    def revision_store(self) -> RevisionStore:
+        store = self.store
+        if not isinstance(store, RevisionStore):
+            raise TypeError(f"{store!r} does not record revisions")
+        return store
+
+    def plan_config(self, now: datetime | None = None, settings: Settings | None = None) -> Plan:
+        """What applying the config (``settings``, default this app's) would change in the
+        store. It manages config schedules only: it never retires a schedule defined in
+        code or through the API. ``ConfigError`` when no config file was read or a name is
+        owned by another source."""
+        settings = settings or self.settings
+        if settings.path is None:
+            raise ConfigError(
+                [
+                    InvalidSpecError(
+                        "config",
+                        None,
+                        "a tickwork.toml (or pyproject.toml with [tool.tickwork])",
+                        message="no config file found",
+                    )
+                ]
+            )
+        wanted = {s["name"]: Definition(s, "config") for s in settings.schedules}
+        return self._plan(wanted, {"config"}, now, label=f"config {settings.path}")
+
+    def _plan_code(self, now: datetime) -> Plan:
+        wanted = {n: Definition(s, "code") for n, s in self._code_schedules.items()}
+        return self._plan(wanted, {"code"}, now, label="python code")
+
+    def _plan(
+        self,
+        wanted: Mapping[str, Definition],
+        manages: set[str],
+        now: datetime | None,
+        *,
+        label: str,
+    ) -> Plan:
+        store = self.revision_store
+        base = store.latest_revision()
+        rows = self.store.list_schedules(include_retired=True)
+        at = now or self.clock.now()
+        return make_plan(rows, wanted, manages=manages, now=at, base_revision=base, label=label)
+
+    def apply_plan(
+        self,
+        plan: Plan,
+        *,
+        applied_by: str | None = None,
+        source: str = "apply",
+        expect_revision: int | None = None,
+        now: datetime | None = None,
+    ) -> Revision | None:
+        """Carry out ``plan`` as one transaction and record it as a revision (None when
+        nothing changed). Fires already due under the old definitions are accounted for
+        first; new and changed schedules keep their anchors and fire strictly after now.
+        With ``expect_revision`` it raises ``RevisionConflictError`` (nothing changed)
+        unless that is the latest revision."""
+        at = now or self.clock.now()
+        store = self.revision_store
+        self._account_for_due(at)
+        if plan.empty:
+            if expect_revision is not None and store.latest_revision() != expect_revision:
+                raise RevisionConflictError(expect_revision, store.latest_revision())
+            return None
+        changes = changes_for(plan, self.store.list_schedules(include_retired=True), at)
+        revision = store.apply_revision(
+            changes,
+            applied_by=applied_by or self._applied_by(plan.label or source),
+            source=source,
+            now=at,
+            expect_revision=expect_revision,
+        )
+        if revision is not None:
+            log.info(
+                "revision %s applied",
+                revision.number,
+                extra={
+                    "action": events.REVISION_APPLIED,
+                    "revision": revision.number,
+                    "source": source,
+                    **{k: len(v) for k, v in revision.summary.items()},
+                },
+            )
+            if self._engine is not None:
+                self._engine.wake()
+        return revision
+
+    def define_schedules(
+        self,
+        definitions: Mapping[str, Mapping[str, Any] | None],
+        *,
+        owner: str = "api",
+        applied_by: str,
+        source: str = "api",
+        expect_revision: int | None = None,
+    ) -> Revision | None:
+        """Set schedules of ``owner`` by name (a mapping of tickwork.toml keys; None
+        retires it) and record the change as a revision of ``source``; the other
+        schedules of ``owner`` are left as they are. The one entry point for schedule
+        changes made through the HTTP API. ``ConfigError`` lists every invalid definition
+        and names owned by another source; nothing is changed then."""
+        problems: list[InvalidSpecError] = []
+        wanted = {
+            r.name: Definition(r.spec, owner)
+            for r in self.store.list_schedules()
+            if r.source == owner
+        }
+        for name, table in definitions.items():
+            if table is None:
+                wanted.pop(name, None)
+                continue
+            try:
+                spec = validate_schedule({**table, "name": name}, default_tz=self.settings.timezone)
+            except ConfigError as err:
+                problems.extend(err.problems)
+                continue
+            wanted[name] = Definition(spec, owner)
+        if problems:
+            raise ConfigError(problems, source=source)
+        plan = self._plan(wanted, {owner}, None, label=source)
+        return self.apply_plan(
+            plan, applied_by=applied_by, source=source, expect_revision=expect_revision
+        )
+
+    def plan_rollback(self, to: int | None = None, now: datetime | None = None) -> Plan:
+        """The plan that makes the schedule set (every source) equal to revision ``to``
+        (default: the one before the latest; 0: before the first revision). Apply it with
+        ``source="rollback"`` and ``expect_revision=plan.base_revision``."""
+        store = self.revision_store
+        latest = store.latest_revision()
+        target = latest - 1 if to is None else to
+        if target < 0 or target > latest:
+            raise RevisionNotFoundError(target)
+        later = store.list_revisions(after=target, limit=max(latest - target, 1))
+        rows = self.store.list_schedules(include_retired=True)
+        wanted = state_at(current_set(rows), later)
+        return make_plan(
+            rows,
+            wanted,
+            manages={"config", "code", "api"},
+            now=now or self.clock.now(),
+            base_revision=latest,
+            label=f"rollback to revision {target}",
+        )
+
+    def revisions(self, *, limit: int = 100, before: int | None = None) -> list[Revision]:
+        """Recorded revisions, newest first."""
+        return self.revision_store.list_revisions(before=before, limit=limit)
+
+    def revision(self, number: int) -> Revision:
+        found = self.revision_store.get_revision(number)
+        if found is None:
+            raise RevisionNotFoundError(number)
+        return found
+
+    def _account_for_due(self, at: datetime) -> None:
+        """One scheduler pass at ``at`` (as many batches as are due): fires due under the
+        definitions in force are run or recorded missed before they change."""
+        scheduler = Scheduler(self.store)
+        while scheduler.run_once(at).schedules >= scheduler.batch:
+            pass
+
+    def _applied_by(self, what: str) -> str:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no user name in a container without passwd entry
+            user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+        return f"{what} by {user}@{socket.gethostname()}"
 
     # -- operations ----------------------------------------------------------------------
 
@@ -283,13 +476,20 @@ class Tickwork:
         )
 
     def run(
-        self, *, scheduler: bool = True, worker: bool = True, install_signals: bool = True
+        self,
+        *,
+        scheduler: bool = True,
+        worker: bool = True,
+        install_signals: bool = True,
+        require_applied: bool = False,
     ) -> None:
-        """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain."""
+        """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain.
+        With ``require_applied`` it refuses to start (``NotAppliedError``) when the config
+        differs from the stored schedules."""
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
         engine = self.engine(scheduler=scheduler, worker=worker)
-        self.sync()
+        self.sync(require_applied=require_applied)
         roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
         self.register(roles)
         log.info(
@@ -298,6 +498,7 @@ class Tickwork:
                 "action": events.WORKER_STARTED,
                 "worker": self.worker_id,
                 "roles": roles,
+                "shadow": self.shadow,
                 "database": _redact(self.settings.database_url),
             },
         )
