@@ -29,7 +29,7 @@ from tickwork.errors import ConfigError, InvalidSpecError
 from tickwork.model import ScheduleRow
 from tickwork.redaction import redact_env, redact_text
 from tickwork.scheduler import first_fire
-from tickwork.spec import ScheduleSpec
+from tickwork.spec import DEFAULTS, ScheduleSpec
 from tickwork.store.base import Revision, ScheduleChange
 from tickwork.triggers import fires
 
@@ -299,8 +299,8 @@ _MARKS = {"added": "+", "changed": "~", "retired": "-"}
 
 
 def render_plan(plan: Plan) -> str:
-    """The plan as a reviewer reads it: per schedule the fields that change and the next
-    fires before and after, in the schedule's zone."""
+    """The plan as a reviewer reads it: per schedule the fields that change (for a new one,
+    those not at their defaults) and the next fires before and after, in its zone."""
     lines = [
         f"Plan: {plan.label or 'schedules'} against revision {plan.base_revision} "
         f"(at {_utc(plan.made_at)})",
@@ -309,7 +309,11 @@ def render_plan(plan: Plan) -> str:
     for change in plan.changes:
         lines.append(f"{_MARKS[change.kind]} {change.name} ({change.kind}, {change.source})")
         if change.kind == "added":
-            lines += [f"    {f.key} = {_shown(f.key, f.after)}" for f in change.fields]
+            lines += [
+                f"    {f.key} = {_shown(f.key, f.after)}"
+                for f in change.fields
+                if f.key != "name" and (f.key == "tz" or not _same(f.after, DEFAULTS.get(f.key)))
+            ]
         elif change.kind == "changed":
             lines += [
                 f"    {f.key}: {_shown(f.key, f.before)} -> {_shown(f.key, f.after)}"
@@ -358,8 +362,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def render_revision(revision: Revision) -> str:
     """A revision as a diff of the definitions it changed."""
     lines = [
-        f"Revision {revision.number}: {revision.source} by {revision.applied_by} "
-        f"at {_utc(revision.applied_at)}",
+        f"Revision {revision.number} ({revision.source}) at {_utc(revision.applied_at)}, "
+        f"applied by {revision.applied_by}",
     ]
     for name in sorted(set(revision.before) | set(revision.after)):
         old, new = revision.before.get(name), revision.after.get(name)
@@ -367,6 +371,8 @@ def render_revision(revision: Revision) -> str:
         source = (new or old or {}).get("source", "?")
         lines.append(f"{_MARKS[kind]} {name} ({kind}, {source})")
         for f in field_changes((old or {}).get("spec"), (new or {}).get("spec")):
+            if f.key == "name":
+                continue
             if kind == "added":
                 lines.append(f"    + {f.key} = {_shown(f.key, f.after)}")
             elif kind == "retired":
@@ -414,7 +420,9 @@ def _shown(key: str, value: Any) -> str:
 def _fires_text(found: Sequence[datetime]) -> str:
     if not found:
         return "none"
-    return ", ".join(f.strftime("%a %Y-%m-%d %H:%M %Z") for f in found)
+    return ", ".join(
+        f.strftime("%a %Y-%m-%d %H:%M:%S %Z" if f.second else "%a %Y-%m-%d %H:%M %Z") for f in found
+    )
 
 
 def _utc(instant: datetime) -> str:
