@@ -13,6 +13,7 @@ from tickwork.errors import ConfigError
 from tickwork.model import ScheduleRow
 from tickwork.revisions import (
     Definition,
+    Plan,
     changes_for,
     current_set,
     field_changes,
@@ -61,7 +62,9 @@ def config(*specs: dict[str, Any]) -> dict[str, Definition]:
     return {s["name"]: Definition(s, "config") for s in specs}
 
 
-def plan_of(rows: list[ScheduleRow], wanted: dict[str, Definition], manages: str = "config"):  # type: ignore[no-untyped-def]
+def plan_of(
+    rows: list[ScheduleRow], wanted: dict[str, Definition], manages: str = "config"
+) -> Plan:
     return make_plan(rows, wanted, manages={manages}, now=NOW, base_revision=4, label="test")
 
 
