@@ -35,7 +35,15 @@ from tickwork.logs import configure_logging
 from tickwork.metrics import Metrics
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
-from tickwork.revisions import Definition, Plan, changes_for, current_set, make_plan, state_at
+from tickwork.revisions import (
+    FIRES_SHOWN,
+    Definition,
+    Plan,
+    changes_for,
+    current_set,
+    make_plan,
+    state_at,
+)
 from tickwork.scheduler import Scheduler
 from tickwork.spec import ScheduleSpec, validate_schedule
 from tickwork.store import open_store
@@ -186,7 +194,7 @@ class Tickwork:
         self._account_for_due(at)
         plans: list[tuple[str, str, Plan]] = []
         if self.settings.path is not None:
-            plan = self.plan_config(at)
+            plan = self.plan_config(at, fires_shown=0)
             if require_applied and not plan.empty:
                 raise NotAppliedError(f"config {self.settings.path}", plan.summary_text())
             plans.append(("config", "sync", plan))
@@ -229,7 +237,13 @@ class Tickwork:
             raise TypeError(f"{store!r} does not record revisions")
         return store
 
-    def plan_config(self, now: datetime | None = None, settings: Settings | None = None) -> Plan:
+    def plan_config(
+        self,
+        now: datetime | None = None,
+        settings: Settings | None = None,
+        *,
+        fires_shown: int = FIRES_SHOWN,
+    ) -> Plan:
         """What applying the config (``settings``, default this app's) would change in the
         store. It manages config schedules only: it never retires a schedule defined in
         code or through the API. ``ConfigError`` when no config file was read or a name is
@@ -247,11 +261,12 @@ class Tickwork:
                 ]
             )
         wanted = {s["name"]: Definition(s, "config") for s in settings.schedules}
-        return self._plan(wanted, {"config"}, now, label=f"config {settings.path}")
+        label = f"config {settings.path}"
+        return self._plan(wanted, {"config"}, now, label=label, fires_shown=fires_shown)
 
     def _plan_code(self, now: datetime) -> Plan:
         wanted = {n: Definition(s, "code") for n, s in self._code_schedules.items()}
-        return self._plan(wanted, {"code"}, now, label="python code")
+        return self._plan(wanted, {"code"}, now, label="python code", fires_shown=0)
 
     def _plan(
         self,
@@ -260,12 +275,20 @@ class Tickwork:
         now: datetime | None,
         *,
         label: str,
+        fires_shown: int = FIRES_SHOWN,
     ) -> Plan:
         store = self.revision_store
         base = store.latest_revision()
         rows = self.store.list_schedules(include_retired=True)
-        at = now or self.clock.now()
-        return make_plan(rows, wanted, manages=manages, now=at, base_revision=base, label=label)
+        return make_plan(
+            rows,
+            wanted,
+            manages=manages,
+            now=now or self.clock.now(),
+            base_revision=base,
+            label=label,
+            fires_shown=fires_shown,
+        )
 
     def apply_plan(
         self,

@@ -34,6 +34,7 @@ from tickwork.store.base import Revision, ScheduleChange
 from tickwork.triggers import fires
 
 __all__ = [
+    "FIRES_SHOWN",
     "Definition",
     "FieldChange",
     "Plan",
@@ -133,9 +134,12 @@ def make_plan(
     now: datetime,
     base_revision: int,
     label: str = "",
+    fires_shown: int = FIRES_SHOWN,
 ) -> Plan:
     """The plan that makes the stored schedules of the ``manages`` sources equal to
-    ``wanted``. Raises ``ConfigError`` listing every wanted name another source owns."""
+    ``wanted``, with ``fires_shown`` next fires before and after each change (0 when
+    nobody reads them: a sync at start). Raises ``ConfigError`` listing every wanted name
+    another source owns."""
     managed = frozenset(manages)
     stored = {r.name: r for r in rows}
     problems = [
@@ -165,19 +169,24 @@ def make_plan(
         if want is None:
             if active:
                 assert row is not None
-                changes.append(_change(name, "retired", row, None, now))
+                changes.append(_change(name, "retired", row, None, now, fires_shown))
             continue
         if not active:
-            changes.append(_change(name, "added", row, want, now))
+            changes.append(_change(name, "added", row, want, now, fires_shown))
         elif _same(row.spec if row else None, want.spec):
             unchanged.append(name)
         else:
-            changes.append(_change(name, "changed", row, want, now))
+            changes.append(_change(name, "changed", row, want, now, fires_shown))
     return Plan(base_revision, now, managed, tuple(changes), tuple(unchanged), label)
 
 
 def _change(
-    name: str, kind: ChangeKind, row: ScheduleRow | None, want: Definition | None, now: datetime
+    name: str,
+    kind: ChangeKind,
+    row: ScheduleRow | None,
+    want: Definition | None,
+    now: datetime,
+    shown: int,
 ) -> PlannedChange:
     active = row is not None and not row.retired
     before = row.spec if active and row is not None else None
@@ -190,8 +199,8 @@ def _change(
         before=before,
         after=after,
         fields=field_changes(before, after),
-        fires_before=_stored_fires(row) if active and row is not None else (),
-        fires_after=_new_fires(after, row, now) if after is not None else (),
+        fires_before=_stored_fires(row, shown) if active and row is not None and shown else (),
+        fires_after=_new_fires(after, row, now, shown) if after is not None and shown else (),
     )
 
 
@@ -215,7 +224,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _stored_fires(row: ScheduleRow) -> tuple[datetime, ...]:
+def _stored_fires(row: ScheduleRow, shown: int) -> tuple[datetime, ...]:
     if row.next_fire_at is None:
         return ()
     try:
@@ -223,7 +232,7 @@ def _stored_fires(row: ScheduleRow) -> tuple[datetime, ...]:
         trigger = spec.trigger(row.anchor)
     except InvalidSpecError:  # e.g. a zone gone from the tz database: nothing to show
         return ()
-    later = list(fires(trigger, row.next_fire_at, FIRES_SHOWN - 1))
+    later = list(fires(trigger, row.next_fire_at, shown - 1))
     return tuple(f.astimezone(spec.tz) for f in [row.next_fire_at, *later])
 
 
@@ -236,14 +245,14 @@ def _anchor(spec: ScheduleSpec, row: ScheduleRow | None, now: datetime) -> datet
 
 
 def _new_fires(
-    after: dict[str, Any], row: ScheduleRow | None, now: datetime
+    after: dict[str, Any], row: ScheduleRow | None, now: datetime, shown: int
 ) -> tuple[datetime, ...]:
     spec = ScheduleSpec.from_stored(after)
     anchor = _anchor(spec, row, now)
     first = first_fire(spec, anchor, now)
     if first is None:
         return ()
-    later = list(fires(spec.trigger(anchor), first, FIRES_SHOWN - 1))
+    later = list(fires(spec.trigger(anchor), first, shown - 1))
     return tuple(f.astimezone(spec.tz) for f in [first, *later])
 
 

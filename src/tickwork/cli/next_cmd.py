@@ -64,8 +64,11 @@ def next_command(
     starts with "-". With --schedule NAME instead: that schedule's next fires, in its zone
     and in UTC.
     """
-    if (expression is None) == (schedule is None):
-        click.echo("error: give an EXPRESSION or --schedule NAME (one of them)", err=True)
+    if expression is None and schedule is None:
+        click.echo("error: Missing argument 'EXPRESSION' (or --schedule NAME)", err=True)
+        sys.exit(EXIT_INVALID)
+    if expression is not None and schedule is not None:
+        click.echo("error: give an EXPRESSION or --schedule NAME, not both", err=True)
         sys.exit(EXIT_INVALID)
     if schedule is not None:
         from tickwork.cli.schedule_fires import print_schedule_fires
