@@ -274,6 +274,7 @@ def test_shadow_mode_runs_no_task_and_records_what_would_have_run(
         assert detail["env"]["DSN"] == "postgresql://***@db/app"
         assert detail["env"]["MODE"] == "x"
         assert detail["env"]["TICKWORK_SCHEDULE"] == "make-file"
+        assert detail["env"]["TICKWORK_IDEMPOTENCY_KEY"] == runs[0].idempotency_key
         assert "s3cr3t" not in (runs[0].output or "")
         events = [e.event for e in tw.store.run_events(runs[0].id)]
         assert events[-1] == "run_shadowed"

@@ -158,7 +158,8 @@ def rollback_command(config_path: str | None, to: int | None, yes: bool, as_json
     if revision is None:
         click.echo("Nothing applied: the schedules already match.")
     else:
-        click.echo(f"Rolled back ({plan.label}) as revision {revision.number}.")
+        target = plan.label.removeprefix("rollback to ")
+        click.echo(f"Rolled back to {target} as revision {revision.number}.")
 
 
 @click.group("revisions", invoke_without_command=True)

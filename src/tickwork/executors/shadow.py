@@ -37,7 +37,8 @@ def would_run(execution: Execution) -> dict[str, Any]:
             "cwd": execution.cwd,
             # stdin is the schedule's own text and may hold anything: only its size is kept.
             "stdin_chars": len(execution.stdin) if execution.stdin is not None else None,
-            "env": redact_env({**execution.env, **task_environment(execution)}),
+            # tickwork's own TICKWORK_* variables are no secrets (the idempotency KEY is not).
+            "env": {**redact_env(execution.env), **task_environment(execution)},
         }
         return detail
     return detail | {
