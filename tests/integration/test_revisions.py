@@ -4,8 +4,10 @@ definitions come back equal and no fire is doubled or lost across the changes.""
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -285,3 +287,34 @@ def test_shadow_mode_runs_no_task_and_records_what_would_have_run(
         assert task_detail["arguments"]["context"]["idempotency_key"] == task_run.idempotency_key
     finally:
         tw.close()
+
+
+def test_two_processes_applying_against_the_same_revision_one_wins_one_changes_nothing(
+    configs: Callable[[str, str], Settings], clock: FakeClock
+) -> None:
+    """Two apps (own stores and connections), each applying its own config against the
+    revision both planned from, released at once."""
+    apps = [Tickwork(config=configs(f"p{i}", body), clock=clock) for i, body in enumerate((A, B))]
+    try:
+        apps[0].apply_plan(apps[0].plan_config(settings=configs("base", A.replace("10", "5"))))
+        plans = [tw.plan_config() for tw in apps]
+        assert {p.base_revision for p in plans} == {1}
+        barrier = threading.Barrier(2, timeout=30)
+
+        def race(i: int) -> str:
+            barrier.wait()
+            try:
+                apps[i].apply_plan(plans[i], expect_revision=1)
+            except RevisionConflictError:
+                return "refused"
+            return "applied"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(race, range(2), timeout=30))
+        assert sorted(outcomes) == ["applied", "refused"]
+        winner = outcomes.index("applied")
+        assert apps[winner].plan_config().empty  # the store is exactly the winner's config
+        assert [r.number for r in apps[0].revisions()] == [2, 1]
+    finally:
+        for tw in apps:
+            tw.close()
