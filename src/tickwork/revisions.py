@@ -30,7 +30,7 @@ from tickwork.model import ScheduleRow
 from tickwork.redaction import redact_env, redact_text
 from tickwork.scheduler import first_fire
 from tickwork.spec import DEFAULTS, ScheduleSpec
-from tickwork.store.base import Revision, ScheduleChange
+from tickwork.store.base import DefinitionChange, Revision
 from tickwork.triggers import fires
 
 __all__ = [
@@ -256,20 +256,20 @@ def _new_fires(
     return tuple(f.astimezone(spec.tz) for f in [first, *later])
 
 
-def changes_for(plan: Plan, rows: Sequence[ScheduleRow], now: datetime) -> list[ScheduleChange]:
+def changes_for(plan: Plan, rows: Sequence[ScheduleRow], now: datetime) -> list[DefinitionChange]:
     """The store changes that carry out ``plan`` at ``now`` (the instant it is applied,
     which may be later than ``plan.made_at``): a new or changed spec keeps the schedule's
     anchor and first fires strictly after ``now``; a retired one gets ``spec=None``."""
     stored = {r.name: r for r in rows}
-    out: list[ScheduleChange] = []
+    out: list[DefinitionChange] = []
     for change in plan.changes:
         if change.after is None:
-            out.append(ScheduleChange(change.name, change.source, None))
+            out.append(DefinitionChange(change.name, change.source, None))
             continue
         spec = ScheduleSpec.from_stored(change.after)
         anchor = _anchor(spec, stored.get(change.name), now)
         out.append(
-            ScheduleChange(
+            DefinitionChange(
                 change.name, change.source, change.after, first_fire(spec, anchor, now), anchor
             )
         )

@@ -10,7 +10,7 @@ import pytest
 
 from tickwork.errors import InvalidSpecError, RevisionConflictError, ScheduleConflictError
 from tickwork.store import Store
-from tickwork.store.base import Revision, RevisionStore, ScheduleChange
+from tickwork.store.base import DefinitionChange, Revision, RevisionStore
 
 from .conftest import MINUTE, T0, Backend, add_schedule
 
@@ -23,11 +23,11 @@ def revisions_of(store: Store) -> RevisionStore:
     return store
 
 
-def put(name: str, cron: str = "* * * * *", source: str = "config") -> ScheduleChange:
-    return ScheduleChange(name, source, {"cron": cron}, T0 + MINUTE, T0)
+def put(name: str, cron: str = "* * * * *", source: str = "config") -> DefinitionChange:
+    return DefinitionChange(name, source, {"cron": cron}, T0 + MINUTE, T0)
 
 
-def apply(store: Store, *changes: ScheduleChange, **kwargs: Any) -> Revision | None:
+def apply(store: Store, *changes: DefinitionChange, **kwargs: Any) -> Revision | None:
     kwargs.setdefault("applied_by", "test")
     kwargs.setdefault("source", "apply")
     kwargs.setdefault("now", T0)
@@ -43,7 +43,7 @@ def test_a_revision_records_the_definitions_before_and_after(store: Store) -> No
         "a": {"spec": {"cron": "* * * * *"}, "source": "config"},
         "b": {"spec": {"cron": "* * * * *"}, "source": "config"},
     }
-    second = apply(store, put("a", "0 3 * * *"), ScheduleChange("b", "config", None))
+    second = apply(store, put("a", "0 3 * * *"), DefinitionChange("b", "config", None))
     assert second is not None
     assert (second.number, second.summary) == (
         2,
@@ -69,13 +69,13 @@ def test_a_revision_records_the_definitions_before_and_after(store: Store) -> No
 
 def test_changes_already_in_effect_record_nothing(store: Store) -> None:
     apply(store, put("a"))
-    assert apply(store, put("a"), ScheduleChange("gone", "config", None)) is None
+    assert apply(store, put("a"), DefinitionChange("gone", "config", None)) is None
     assert revisions_of(store).latest_revision() == 1
 
 
 def test_a_retired_schedule_that_comes_back_is_added_with_its_history_row(store: Store) -> None:
     apply(store, put("a"))
-    apply(store, ScheduleChange("a", "config", None))
+    apply(store, DefinitionChange("a", "config", None))
     back = apply(store, put("a", "0 3 * * *"))
     assert back is not None
     assert back.summary["added"] == ["a"]
@@ -111,13 +111,13 @@ def test_a_name_owned_by_another_source_is_refused_and_changes_nothing(store: St
     ("changes", "field"),
     [
         pytest.param([put("a"), put("a")], "name", id="name-twice"),
-        pytest.param([ScheduleChange("a", "cli", {"cron": "* * * * *"}, T0, T0)], "source"),
-        pytest.param([ScheduleChange("a", "config", {"cron": "* * * * *"})], "anchor"),
-        pytest.param([ScheduleChange("a", "config", {"retries": -1}, T0, T0)], "retries"),
+        pytest.param([DefinitionChange("a", "cli", {"cron": "* * * * *"}, T0, T0)], "source"),
+        pytest.param([DefinitionChange("a", "config", {"cron": "* * * * *"})], "anchor"),
+        pytest.param([DefinitionChange("a", "config", {"retries": -1}, T0, T0)], "retries"),
     ],
 )
 def test_bad_changes_are_refused_before_anything_is_written(
-    store: Store, changes: list[ScheduleChange], field: str
+    store: Store, changes: list[DefinitionChange], field: str
 ) -> None:
     with pytest.raises(InvalidSpecError) as caught:
         apply(store, *changes)

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from tickwork.model import ClaimedRun, Outcome, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 
 __all__ = [
+    "DefinitionChange",
     "EnqueueResult",
     "FireDecision",
     "FirePlanner",
@@ -22,7 +23,6 @@ __all__ = [
     "Revision",
     "RevisionStore",
     "RunFilter",
-    "ScheduleChange",
     "ScheduleUpsert",
     "Store",
     "SyncReport",
@@ -231,7 +231,7 @@ class TimekeepingStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleChange:
+class DefinitionChange:
     """One schedule to set in a revision: ``spec`` None retires it. ``next_fire_at`` and
     ``anchor`` are written with a new or changed spec (the facade computes them)."""
 
@@ -263,7 +263,7 @@ class RevisionStore(Protocol):
 
     def apply_revision(
         self,
-        changes: Sequence[ScheduleChange],
+        changes: Sequence[DefinitionChange],
         *,
         applied_by: str,
         source: str,

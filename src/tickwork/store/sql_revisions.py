@@ -24,10 +24,10 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from tickwork.errors import InvalidSpecError, RevisionConflictError, ScheduleConflictError
-from tickwork.store.base import Revision, ScheduleChange
+from tickwork.store.base import DefinitionChange, Revision
 from tickwork.store.schema import revisions, schedules
 
-__all__ = ["REVISION_SOURCES", "SQLRevisions"]
+__all__ = ["REVISION_SOURCES", "SQLRevisions", "record_revision"]
 
 # What made a revision: config sync at start, code sync at start, `tickwork apply`,
 # `tickwork rollback`, the HTTP API.
@@ -73,7 +73,7 @@ class SQLRevisions:
     @_retried
     def apply_revision(
         self: _Host,
-        changes: Sequence[ScheduleChange],
+        changes: Sequence[DefinitionChange],
         *,
         applied_by: str,
         source: str,
@@ -94,9 +94,6 @@ class SQLRevisions:
         names = [c.name for c in changes]
         with self._transaction("apply a revision", write=True) as conn:
             self._take_turn(conn, "sync_schedules")  # the turn sync takes: one writer of names
-            latest = _latest(conn)
-            if expect_revision is not None and latest != expect_revision:
-                raise RevisionConflictError(expect_revision, latest)
             stmt = select(schedules).where(schedules.c.name.in_(names))
             found = conn.execute(self._lock(stmt, skip_locked=False)).mappings()
             rows = {r["name"]: r for r in found}
@@ -116,21 +113,16 @@ class SQLRevisions:
                     before[change.name] = {"spec": row["spec"], "source": row["source"]}
                 if change.spec is not None:
                     after[change.name] = {"spec": change.spec, "source": change.source}
-            if not before and not after:
-                return None
-            number = latest + 1
-            conn.execute(
-                revisions.insert().values(
-                    number=number,
-                    applied_at=now,
-                    applied_by=applied_by[:500],
-                    source=source,
-                    before=before,
-                    after=after,
-                    summary=summary,
-                )
+            return record_revision(
+                conn,
+                before=before,
+                after=after,
+                summary=summary,
+                applied_by=applied_by,
+                source=source,
+                now=now,
+                expect_revision=expect_revision,
             )
-        return Revision(number, now, applied_by[:500], source, before, after, summary)
 
     @_retried
     def latest_revision(self: _Host) -> int:
@@ -156,7 +148,45 @@ class SQLRevisions:
             return [_revision(r) for r in conn.execute(stmt).mappings()]
 
 
-def _checked(changes: Sequence[ScheduleChange]) -> dict[str, str]:
+def record_revision(
+    conn: Connection,
+    *,
+    before: dict[str, dict[str, Any]],
+    after: dict[str, dict[str, Any]],
+    summary: dict[str, list[str]],
+    applied_by: str,
+    source: str,
+    now: datetime,
+    expect_revision: int | None = None,
+) -> Revision | None:
+    """Record schedule changes just written in ``conn``'s write transaction as revision
+    latest + 1, for any store method that changes definitions (``apply_revision``, the
+    API's). The transaction must already hold the ``sync_schedules`` turn
+    (``_take_turn``), which makes the number and the ``expect_revision`` check race-free.
+    ``RevisionConflictError`` when the latest revision is not ``expect_revision`` (the
+    caller's transaction then rolls back: nothing changed). None, nothing written, when
+    ``before`` and ``after`` are both empty."""
+    latest = _latest(conn)
+    if expect_revision is not None and latest != expect_revision:
+        raise RevisionConflictError(expect_revision, latest)
+    if not before and not after:
+        return None
+    revision = Revision(latest + 1, now, applied_by[:500], source, before, after, summary)
+    conn.execute(
+        revisions.insert().values(
+            number=revision.number,
+            applied_at=now,
+            applied_by=revision.applied_by,
+            source=source,
+            before=before,
+            after=after,
+            summary=summary,
+        )
+    )
+    return revision
+
+
+def _checked(changes: Sequence[DefinitionChange]) -> dict[str, str]:
     """The canonical JSON of each new spec; ``InvalidSpecError`` for bad input."""
     _sql = _shared()
     seen: set[str] = set()
@@ -184,7 +214,7 @@ def _checked(changes: Sequence[ScheduleChange]) -> dict[str, str]:
 
 def _write(
     conn: Connection,
-    change: ScheduleChange,
+    change: DefinitionChange,
     row: RowMapping | None,
     canonical: str | None,
     now: datetime,
