@@ -209,8 +209,8 @@ class Revisions:
         store = self.revision_store
         latest = store.latest_revision()
         target = latest - 1 if to is None else to
-        if target < 0 or target > latest:
-            raise RevisionNotFoundError(target)
+        if target < 0 or target > latest or latest == 0:
+            raise RevisionNotFoundError(target, latest)
         later = store.list_revisions(after=target, limit=max(latest - target, 1))
         rows = self.store.list_schedules(include_retired=True)
         wanted = state_at(current_set(rows), later)

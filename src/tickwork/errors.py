@@ -89,11 +89,14 @@ class RunNotFoundError(TickworkError, LookupError):
 
 
 class RevisionNotFoundError(TickworkError, LookupError):
-    def __init__(self, number: int) -> None:
-        self.number = number
+    def __init__(self, number: int, latest: int | None = None) -> None:
+        self.number, self.latest = number, latest
+        if latest == 0:
+            what = "no revision is recorded yet, so there is nothing to roll back"
+        else:
+            what = f"no revision {number}"
         super().__init__(
-            f"no revision {number}; expected the number of a recorded revision "
-            "(`tickwork revisions` lists them)"
+            f"{what}; expected the number of a recorded revision (`tickwork revisions` lists them)"
         )
 
 

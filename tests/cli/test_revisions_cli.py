@@ -157,6 +157,10 @@ def test_rollback_prints_the_plan_asks_and_applies_as_a_new_revision(write: Writ
 
 def test_rollback_to_a_revision_that_does_not_exist_exits_2(write: Write) -> None:
     v1 = write("v1", V1)
+    invoke("plan", "-c", v1)  # creates the database, records nothing
+    nothing = invoke("rollback", "-c", v1, "--yes")
+    assert nothing.exit_code == 2
+    assert "nothing to roll back" in nothing.output
     invoke("apply", "-c", v1)
     result = invoke("rollback", "-c", v1, "--to", "5", "--yes")
     assert result.exit_code == 2
