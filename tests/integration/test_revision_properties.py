@@ -7,11 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tickwork.app import Tickwork
 from tickwork.config import Settings
+from tickwork.errors import RevisionNotFoundError
 from tickwork.revisions import Definition, current_set
 from tickwork.spec import validate_schedule
 from tickwork.testing import FakeClock
@@ -61,6 +63,10 @@ def test_rollback_to_any_revision_restores_the_set_recorded_then(
                 if revision is not None:
                     sets[revision.number] = stored
             latest = max(sets)
+            if latest == 0:  # nothing was ever recorded: nothing to roll back to
+                with pytest.raises(RevisionNotFoundError):
+                    tw.plan_rollback(0)
+                return
             target = pick % (latest + 1)
             clock.advance(timedelta(minutes=7))
             plan = tw.plan_rollback(target)
