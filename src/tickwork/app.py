@@ -17,21 +17,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tickwork import __version__, events
+from tickwork.app_revisions import Revisions
 from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
-from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
+from tickwork.errors import ConfigError, InvalidSpecError, NotAppliedError, ScheduleNotFoundError
 from tickwork.executors import Executors
+from tickwork.executors.shadow import ShadowExecutors
 from tickwork.logs import configure_logging
 from tickwork.metrics import Metrics
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
-from tickwork.scheduler import Scheduler, first_fire
+from tickwork.revisions import Plan
+from tickwork.scheduler import Scheduler
 from tickwork.spec import ScheduleSpec, validate_schedule
 from tickwork.store import open_store
 from tickwork.store.base import (
     ListeningStore,
-    ScheduleUpsert,
     Store,
     SyncReport,
     TimekeepingStore,
@@ -46,7 +48,7 @@ log = logging.getLogger("tickwork")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Tickwork:
+class Tickwork(Revisions):
     """Schedules, a store and an engine.
 
     >>> tw = Tickwork(database_url="sqlite:///tickwork.db")
@@ -63,6 +65,7 @@ class Tickwork:
         concurrency: int | None = None,
         clock: Clock | None = None,
         worker_id: str | None = None,
+        shadow: bool | None = None,
     ) -> None:
         if isinstance(config, Settings):
             settings = config
@@ -89,7 +92,11 @@ class Tickwork:
         self._engine: Engine | None = None
         self._worker_thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.executors = Executors()
+        # Shadow mode (docs/changes.md): runs are claimed and recorded ``shadowed``, never run.
+        if shadow is None:
+            shadow = os.environ.get("TICKWORK_SHADOW", "").lower() in ("1", "true", "yes", "on")
+        self.shadow = shadow
+        self.executors: Executors = ShadowExecutors() if shadow else Executors()
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -151,34 +158,46 @@ class Tickwork:
             self._store = store
         return self._store
 
-    def sync(self, now: datetime | None = None) -> dict[str, SyncReport]:
+    def sync(
+        self, now: datetime | None = None, *, require_applied: bool = False
+    ) -> dict[str, SyncReport]:
         """Store the config and code schedules (new, changed, retired); runs are untouched.
 
         Config schedules are synced only when a config file was read, and code schedules only
         when this process defines some: a process never retires definitions it does not own
-        (a CLI worker does not retire a service's code schedules, nor the reverse). Fires that
-        came due under the old definitions are accounted for first (run or recorded missed by
-        one scheduler pass), so changing a schedule during downtime loses nothing.
+        (a CLI worker does not retire a service's code schedules, nor the reverse). Each is
+        the plan/apply path of ``tickwork apply``, recorded as a revision (source ``sync``
+        for config, ``python`` for code) when something changed. With ``require_applied``
+        a config that differs from the store raises ``NotAppliedError`` and nothing is
+        changed. Fires that came due under the old definitions are accounted for first (run
+        or recorded missed by one scheduler pass), so changing a schedule during downtime
+        loses nothing.
         """
         at = now or self.clock.now()
-        scheduler = Scheduler(self.store)
-        while scheduler.run_once(at).schedules >= scheduler.batch:
-            pass
-        existing = {row.name: row for row in self.store.list_schedules(include_retired=True)}
-        sources: list[tuple[str, list[dict[str, Any]]]] = []
+        self._account_for_due(at)
+        plans: list[tuple[str, str, Plan]] = []
         if self.settings.path is not None:
-            sources.append(("config", list(self.settings.schedules)))
+            plan = self.plan_config(at, fires_shown=0)
+            if require_applied and not plan.empty:
+                raise NotAppliedError(f"config {self.settings.path}", plan.summary_text())
+            plans.append(("config", "sync", plan))
         elif not self._code_schedules:
             log.warning(
                 "no config file read: config schedules in the store are left as they are",
                 extra={"action": events.SCHEDULES_SYNCED},
             )
         if self._code_schedules:
-            sources.append(("code", list(self._code_schedules.values())))
+            plans.append(("code", "python", self._plan_code(at)))
         reports = {}
-        for source, specs in sources:
-            items = [self._upsert(spec, existing.get(spec["name"]), at) for spec in specs]
-            reports[source] = self.store.sync_schedules(items, source, at)
+        for owner, source, plan in plans:
+            what = f"config {self.settings.path}" if owner == "config" else "python code"
+            self.apply_plan(plan, applied_by=self._applied_by(what), source=source, now=at)
+            reports[owner] = SyncReport(
+                added=tuple(plan.names("added")),
+                changed=tuple(plan.names("changed")),
+                retired=tuple(plan.names("retired")),
+                unchanged=plan.unchanged,
+            )
         log.info(
             "schedules synced",
             extra={
@@ -191,14 +210,6 @@ class Tickwork:
             },
         )
         return reports
-
-    def _upsert(
-        self, spec: dict[str, Any], row: ScheduleRow | None, now: datetime
-    ) -> ScheduleUpsert:
-        parsed = ScheduleSpec.from_stored(spec)
-        # Whole seconds: interval fires (and their idempotency keys) read cleanly.
-        anchor = row.anchor if row is not None else (parsed.start_at or now.replace(microsecond=0))
-        return ScheduleUpsert(spec["name"], spec, first_fire(parsed, anchor, now), anchor)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -283,13 +294,20 @@ class Tickwork:
         )
 
     def run(
-        self, *, scheduler: bool = True, worker: bool = True, install_signals: bool = True
+        self,
+        *,
+        scheduler: bool = True,
+        worker: bool = True,
+        install_signals: bool = True,
+        require_applied: bool = False,
     ) -> None:
-        """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain."""
+        """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain.
+        With ``require_applied`` it refuses to start (``NotAppliedError``) when the config
+        differs from the stored schedules."""
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
         engine = self.engine(scheduler=scheduler, worker=worker)
-        self.sync()
+        self.sync(require_applied=require_applied)
         roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
         self.register(roles)
         log.info(
@@ -298,6 +316,7 @@ class Tickwork:
                 "action": events.WORKER_STARTED,
                 "worker": self.worker_id,
                 "roles": roles,
+                "shadow": self.shadow,
                 "database": _redact(self.settings.database_url),
             },
         )

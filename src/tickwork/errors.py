@@ -9,6 +9,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "InvalidSpecError",
+    "NotAppliedError",
+    "RevisionConflictError",
+    "RevisionNotFoundError",
     "RunNotFoundError",
     "ScheduleConflictError",
     "ScheduleNotFoundError",
@@ -83,6 +86,43 @@ class RunNotFoundError(TickworkError, LookupError):
     def __init__(self, run_id: int) -> None:
         self.run_id = run_id
         super().__init__(f"no run with id {run_id}; expected the id of a stored run")
+
+
+class RevisionNotFoundError(TickworkError, LookupError):
+    def __init__(self, number: int, latest: int | None = None) -> None:
+        self.number, self.latest = number, latest
+        if latest == 0:
+            what = "no revision is recorded yet, so there is nothing to roll back"
+        else:
+            what = f"no revision {number}"
+        super().__init__(
+            f"{what}; expected the number of a recorded revision (`tickwork revisions` lists them)"
+        )
+
+
+class RevisionConflictError(TickworkError):
+    """Someone applied a revision after the one a plan was made against. Nothing was
+    changed; retrying the same apply cannot help: plan again and review the new plan."""
+
+    def __init__(self, expected: int, found: int) -> None:
+        self.expected, self.found = expected, found
+        super().__init__(
+            f"the latest revision is {found}, not {expected}: someone applied in between; "
+            "nothing was changed; expected --expect-revision to name the latest revision "
+            "(run `tickwork plan` again and review it)"
+        )
+
+
+class NotAppliedError(TickworkError):
+    """The config differs from the stored schedules and the process was told to refuse to
+    start then (``--require-applied``). Retrying cannot help until the config is applied."""
+
+    def __init__(self, source: str, summary: str) -> None:
+        self.source, self.summary = source, summary
+        super().__init__(
+            f"{source} differs from the stored schedules ({summary}); expected a config "
+            "already applied: run `tickwork plan` and `tickwork apply` first"
+        )
 
 
 class StoreUnavailableError(TickworkError):

@@ -20,6 +20,7 @@ RUN_SHADOWED: Final = "run_shadowed"
 RUN_FENCED_OUT: Final = "run_fenced_out"  # a worker's late write refused (log only)
 
 SCHEDULES_SYNCED: Final = "schedules_synced"
+REVISION_APPLIED: Final = "revision_applied"
 SCHEDULER_TICK: Final = "scheduler_tick"
 WORKER_STARTED: Final = "worker_started"
 WORKER_STOPPING: Final = "worker_stopping"

@@ -33,6 +33,10 @@ COMMANDS = {
     "pause": "tickwork.cli.schedules_cmd:pause_command",
     "resume": "tickwork.cli.schedules_cmd:resume_command",
     "import-crontab": "tickwork.cli.import_cmd:import_crontab_command",
+    "plan": "tickwork.cli.revisions_cmd:plan_command",
+    "apply": "tickwork.cli.revisions_cmd:apply_command",
+    "rollback": "tickwork.cli.revisions_cmd:rollback_command",
+    "revisions": "tickwork.cli.revisions_cmd:revisions_group",
 }
 
 

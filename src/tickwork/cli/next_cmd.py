@@ -28,20 +28,54 @@ def parse_spec(expression: str, tz_name: str, after: datetime) -> Trigger:
 
 
 @click.command("next")
-@click.argument("expression")
+@click.argument("expression", required=False)
 @click.option("--tz", "tz_name", default="UTC", show_default=True, help="IANA time zone.")
 @click.option("--after", help="ISO 8601 instant with offset; default: now.")
 @click.option("--count", "-n", default=5, show_default=True, type=click.IntRange(1, 100000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of ISO 8601 instants.")
+@click.option(
+    "--schedule",
+    "-s",
+    "schedule",
+    default=None,
+    help="A schedule's name: its next fires as stored (or as the config defines it).",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="tickwork.toml for --schedule (default: $TICKWORK_CONFIG, ./tickwork.toml).",
+)
 def next_command(
-    expression: str, tz_name: str, after: str | None, count: int, as_json: bool
+    expression: str | None,
+    tz_name: str,
+    after: str | None,
+    count: int,
+    as_json: bool,
+    schedule: str | None,
+    config_path: str | None,
 ) -> None:
     """Print the next fire instants of EXPRESSION strictly after --after.
 
     EXPRESSION is a cron expression ("0 3 * * *", "@daily", six fields with seconds first),
     "every:15m" or "at:2026-12-24T18:00:00+01:00". Put "--" before an expression that
-    starts with "-".
+    starts with "-". With --schedule NAME instead: that schedule's next fires, in its zone
+    and in UTC.
     """
+    if expression is None and schedule is None:
+        click.echo("error: Missing argument 'EXPRESSION' (or --schedule NAME)", err=True)
+        sys.exit(EXIT_INVALID)
+    if expression is not None and schedule is not None:
+        click.echo("error: give an EXPRESSION or --schedule NAME, not both", err=True)
+        sys.exit(EXIT_INVALID)
+    if schedule is not None:
+        from tickwork.cli.schedule_fires import print_schedule_fires
+
+        print_schedule_fires(schedule, config_path, count=count, as_json=as_json)
+        return
+    assert expression is not None
     try:
         start = parse_instant(after, "after") if after else datetime.now(UTC)
         trigger = parse_spec(expression, tz_name, start)
@@ -67,6 +101,11 @@ def next_command(
         click.echo(json.dumps([fire.isoformat() for fire in found]))
         return
     click.echo(f"{expression}  ({tz_name}): {describe(trigger)}")
+    print_fires(found)
+
+
+def print_fires(found: list[datetime]) -> None:
+    """One line per fire: local time with offset and zone abbreviation, then UTC."""
     for fire in found:
         utc = fire.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         click.echo(

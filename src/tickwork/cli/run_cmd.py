@@ -26,7 +26,13 @@ from tickwork.spec import ScheduleSpec, trigger_text
 
 
 def _run(
-    config_path: str | None, *, scheduler: bool, worker: bool, concurrency: int | None = None
+    config_path: str | None,
+    *,
+    scheduler: bool,
+    worker: bool,
+    concurrency: int | None = None,
+    require_applied: bool = False,
+    shadow: bool | None = None,
 ) -> None:
     tw = load_app(config_path)
     with errors_to_exit_codes():
@@ -35,12 +41,13 @@ def _run(
             missing = [p for p in missing if p.field != "task"]
         if missing:
             raise ConfigError(missing, source=str(tw.settings.path or "configuration"))
-    if concurrency is not None:
-        tw = Tickwork(config=replace(tw.settings, concurrency=concurrency))
+    if concurrency is not None or shadow:
+        settings = replace(tw.settings, concurrency=concurrency or tw.settings.concurrency)
+        tw = Tickwork(config=settings, shadow=shadow)
     configure_logging(tw.settings.log_level)
     with errors_to_exit_codes():
         try:
-            tw.run(scheduler=scheduler, worker=worker)
+            tw.run(scheduler=scheduler, worker=worker, require_applied=require_applied)
         finally:
             tw.close()
 
@@ -53,34 +60,72 @@ concurrency_option = click.option(
 )
 
 
+# Deploys (docs/changes.md): --require-applied and --shadow.
+require_applied_option = click.option(
+    "--require-applied",
+    is_flag=True,
+    help="Refuse to start (exit 2) when the config differs from the store: apply first.",
+)
+shadow_option = click.option(
+    "--shadow",
+    is_flag=True,
+    help="Record each run as shadowed with what would have run; execute nothing.",
+)
+
+
 @click.command("run")
 @config_option
 @concurrency_option
-def run_command(config_path: str | None, concurrency: int | None) -> None:
+@require_applied_option
+@shadow_option
+def run_command(
+    config_path: str | None, concurrency: int | None, require_applied: bool, shadow: bool
+) -> None:
     """Run scheduler and worker in this process until SIGINT/SIGTERM.
 
-    Config schedules are synced into the store first (new, changed, retired); on a signal no
-    new runs are claimed, running tasks get stop_grace, then their leases are released.
+    Config schedules are synced into the store first (new, changed, retired), recorded as
+    a revision when something changed; with --require-applied a config that differs from
+    the store stops the start instead. On a signal no new runs are claimed, running tasks
+    get stop_grace, then their leases are released.
     """
-    _run(config_path, scheduler=True, worker=True, concurrency=concurrency)
+    _run(
+        config_path,
+        scheduler=True,
+        worker=True,
+        concurrency=concurrency,
+        require_applied=require_applied,
+        shadow=shadow or None,
+    )
 
 
 @click.command("scheduler")
 @config_option
-def scheduler_command(config_path: str | None) -> None:
+@require_applied_option
+def scheduler_command(config_path: str | None, require_applied: bool) -> None:
     """Run only the scheduler: turn due fire times into runs (and reap expired leases).
 
     Any number may run against one database; each fire time still gets one run.
     """
-    _run(config_path, scheduler=True, worker=False)
+    _run(config_path, scheduler=True, worker=False, require_applied=require_applied)
 
 
 @click.command("worker")
 @config_option
 @concurrency_option
-def worker_command(config_path: str | None, concurrency: int | None) -> None:
+@require_applied_option
+@shadow_option
+def worker_command(
+    config_path: str | None, concurrency: int | None, require_applied: bool, shadow: bool
+) -> None:
     """Run only a worker: claim due runs and execute them (and reap expired leases)."""
-    _run(config_path, scheduler=False, worker=True, concurrency=concurrency)
+    _run(
+        config_path,
+        scheduler=False,
+        worker=True,
+        concurrency=concurrency,
+        require_applied=require_applied,
+        shadow=shadow or None,
+    )
 
 
 @click.command("workers")

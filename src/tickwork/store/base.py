@@ -15,10 +15,13 @@ from typing import Any, Protocol, runtime_checkable
 from tickwork.model import ClaimedRun, Outcome, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 
 __all__ = [
+    "DefinitionChange",
     "EnqueueResult",
     "FireDecision",
     "FirePlanner",
     "ListeningStore",
+    "Revision",
+    "RevisionStore",
     "RunFilter",
     "ScheduleUpsert",
     "Store",
@@ -221,4 +224,73 @@ class TimekeepingStore(Protocol):
     def database_now(self) -> datetime:
         """The database server's current instant, aware UTC (one round trip). Raises
         ``StoreUnavailableError`` when the database cannot be reached."""
+        ...
+
+
+# -- revisions: schedule changes recorded as numbered revisions ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionChange:
+    """One schedule to set in a revision: ``spec`` None retires it. ``next_fire_at`` and
+    ``anchor`` are written with a new or changed spec (the facade computes them)."""
+
+    name: str
+    source: str  # the owner: config, code or api
+    spec: dict[str, Any] | None
+    next_fire_at: datetime | None = None
+    anchor: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A recorded change to the set of schedules. ``before``/``after`` hold the definitions
+    (``{"spec": ..., "source": ...}``) of the schedules it touched, by name; a name missing
+    from one side did not exist (or was retired) on that side."""
+
+    number: int
+    applied_at: datetime
+    applied_by: str
+    source: str  # sync, python, apply, rollback, api
+    before: dict[str, dict[str, Any]]
+    after: dict[str, dict[str, Any]]
+    summary: dict[str, list[str]]  # {"added": [...], "changed": [...], "retired": [...]}
+
+
+@runtime_checkable
+class RevisionStore(Protocol):
+    """A store that records every change to the schedule set as a numbered revision."""
+
+    def apply_revision(
+        self,
+        changes: Sequence[DefinitionChange],
+        *,
+        applied_by: str,
+        source: str,
+        now: datetime,
+        expect_revision: int | None = None,
+    ) -> Revision | None:
+        """Apply ``changes`` and record them as revision latest + 1, in one transaction.
+
+        Each change is compared with its row as locked: one already in effect (same spec,
+        not retired; or retiring what is retired or absent) is left out, and when none
+        remains nothing is written and None is returned. With ``expect_revision`` the
+        latest revision must be that number (0: none yet), checked inside the write
+        transaction, so of two applies made against the same revision exactly one wins;
+        the other raises ``RevisionConflictError`` and changes nothing. A name owned by
+        another source raises ``ScheduleConflictError`` and changes nothing. Never
+        touches runs.
+        """
+        ...
+
+    def latest_revision(self) -> int:
+        """The number of the latest revision, 0 when none was recorded."""
+        ...
+
+    def get_revision(self, number: int) -> Revision | None: ...
+
+    def list_revisions(
+        self, *, after: int = 0, before: int | None = None, limit: int = 100
+    ) -> list[Revision]:
+        """Revisions with ``after < number < before``, newest first, at most ``limit``."""
         ...

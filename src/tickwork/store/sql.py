@@ -92,6 +92,7 @@ from tickwork.store.base import (
     SyncReport,
 )
 from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
+from tickwork.store.sql_revisions import SQLRevisions
 
 __all__ = ["SQLStore"]
 
@@ -110,6 +111,7 @@ OUTCOME_EVENTS: Mapping[RunState, str] = {
     RunState.failed: events.RUN_FAILED,
     RunState.timed_out: events.RUN_TIMED_OUT,
     RunState.cancelled: events.RUN_CANCELLED,
+    RunState.shadowed: events.RUN_SHADOWED,  # shadow mode: recorded, not executed
 }
 RECORD_EVENTS: Mapping[RunState, str] = {
     RunState.missed: events.RUN_MISSED,
@@ -172,7 +174,7 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return attempt
 
 
-class SQLStore(ABC):
+class SQLStore(SQLRevisions, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
     def __init__(self, engine: Engine, *, label: str) -> None:
@@ -738,13 +740,15 @@ class SQLStore(ABC):
 
         With ``retry_at``: ``retrying``, due then, lease cleared, error/exit code/output kept,
         event ``run_retry_scheduled``. Without: the outcome's state (succeeded, failed,
-        timed_out or cancelled), ``finished_at=now``, its event. False (nothing written) when
-        the fence fails; ``ValueError`` for another outcome state.
+        timed_out, cancelled, or shadowed in shadow mode), ``finished_at=now``, its event.
+        False (nothing written) when the fence fails; ``ValueError`` for another outcome state.
         """
         _aware(now, "now")
         if outcome.state not in OUTCOME_EVENTS:
             raise InvalidSpecError(
-                "outcome.state", outcome.state.value, "succeeded, failed, timed_out or cancelled"
+                "outcome.state",
+                outcome.state.value,
+                "succeeded, failed, timed_out, cancelled or shadowed",
             )
         values: dict[str, Any] = {
             "lease_owner": None,
