@@ -33,6 +33,7 @@ COMMANDS = {
     "pause": "tickwork.cli.schedules_cmd:pause_command",
     "resume": "tickwork.cli.schedules_cmd:resume_command",
     "import-crontab": "tickwork.cli.import_cmd:import_crontab_command",
+    "token": "tickwork.cli.token_cmd:token_group",
 }
 
 
