@@ -94,7 +94,7 @@ def make_env(url: str, tmp_path: Path, **settings: Any) -> Iterator[Env]:
     tw = Tickwork(config=config, clock=clock, worker_id="test-worker")
     tw.settings = replace(tw.settings, **settings)
     tw.task(nightly, name="nightly", cron="0 3 * * *", tz="Europe/Berlin")
-    tw.task(failing, name="failing")
+    tw.task(failing, name="failing", every="1d")
     tw.sync()
     scoped = {
         scope: create_token(tw, f"{scope}-token", scope)[0] for scope in ("read", "write", "admin")
