@@ -203,7 +203,9 @@ def _validation_problem(exc: RequestValidationError, instance: str | None) -> Re
     for item in exc.errors():
         loc = [str(p) for p in item.get("loc", ())]
         where = loc[0] if loc else "request"
-        field = ".".join(loc[1:]) or where
+        # A parameter is named as the client sent it (``state``, not ``state.0``); a body
+        # field by its path in the document.
+        field = (loc[1] if where != "body" else ".".join(loc[1:])) if len(loc) > 1 else where
         kind = str(item.get("type", ""))
         malformed = malformed or kind == "json_invalid"
         template = EXPECTED.get(kind, "a valid value")
