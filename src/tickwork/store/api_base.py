@@ -179,6 +179,7 @@ class APIStore(Protocol):
     def retry_run(self, run_id: int, now: datetime) -> Run:
         """A finished run that did not succeed (failed, timed_out, cancelled) is queued
         again, due now, with the same nominal fire (so the same idempotency key) and
-        ``max_attempts`` raised to ``attempt + 1`` so one more attempt may run. Raises
+        ``max_attempts`` raised to at least ``attempt + 1`` so one more attempt may run (a run
+        cancelled before it used its retries keeps them). Raises
         ``RunNotFoundError``, and ``ScheduleConflictError`` for a run in another state."""
         ...

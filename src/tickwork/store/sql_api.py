@@ -414,18 +414,20 @@ class APISQLMixin(SQLStore):
             ).scalar_one()
             if retired:
                 raise ScheduleNotFoundError(run.schedule)
+            # At least one more attempt; a run cancelled before it used its retries keeps them.
+            attempts = max(run.max_attempts, run.attempt + 1)
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.state == run.state.value)
                 .values(
                     state=RunState.queued.value,
                     due_at=now,
-                    max_attempts=run.attempt + 1,
+                    max_attempts=attempts,
                     finished_at=None,
                 )
             )
             log = _EventLog(now)
-            detail = {"was": run.state.value, "max_attempts": run.attempt + 1}
+            detail = {"was": run.state.value, "max_attempts": attempts}
             log.add(run_id, events.RUN_RETRY_REQUESTED, RunState.queued, run.attempt, detail)
             log.write(conn)
             self._announce_runs(conn)
