@@ -241,3 +241,18 @@ def test_walking_pages_sees_each_schedule_once_while_others_come_and_go(
         after = page.rows[-1].name
     assert len(seen) == len(set(seen))
     assert set(full) <= set(seen)
+
+
+def test_old_idempotency_keys_are_forgotten_in_batches(api: APIStore) -> None:
+    for n in range(5):
+        api.remember_response("p", "r", f"k{n}", StoredResponse("h", 200, n), T0 + n * MINUTE)
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 2
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 1
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 0
+    assert [api.stored_response("p", "r", f"k{n}") is None for n in range(5)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

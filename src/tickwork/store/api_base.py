@@ -169,6 +169,11 @@ class APIStore(Protocol):
         the one stored: this one, or another request's that got there first."""
         ...
 
+    def forget_idempotency_keys(self, created_before: datetime, batch: int = 1000) -> int:
+        """Delete up to ``batch`` stored answers created before the instant, oldest first;
+        returns how many. A key forgotten can be used again as a new one."""
+        ...
+
     def cancel_run(self, run_id: int, now: datetime, reason: str) -> Run:
         """A waiting run (queued or retrying) becomes ``cancelled``; a running one too: its
         lease is cleared, so the holder's next heartbeat is refused and it stops the
