@@ -190,9 +190,12 @@ def problem_for(exc: Exception, *, instance: str | None = None) -> Response | No
         err = FieldError(exc.field, str(exc), exc.expected, exc.got)
         return problem_response(403, str(exc), errors=[err], instance=instance)
     if isinstance(exc, StoreUnavailableError):
+        # The full message names the database (host, file): logged, never sent, since
+        # this can answer a request whose token could not even be checked yet.
+        log.warning("answered 503: %s", exc, extra={"action": "api_store_unavailable"})
         return problem_response(
             503,
-            str(exc),
+            "the database is unavailable or busy; retrying later can help",
             retryable=True,
             instance=instance,
             retry_after=RETRY_AFTER_SECONDS,
