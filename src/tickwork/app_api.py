@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tickwork.errors import ConfigError, InvalidSpecError, NotPermittedError
 from tickwork.model import Run, ScheduleRow
-from tickwork.scheduler import first_fire
+from tickwork.scheduler import Scheduler, first_fire
 from tickwork.spec import KEYS, ScheduleSpec, validate_schedule
 from tickwork.store.api_base import (
     APIStore,
@@ -87,11 +87,17 @@ class APIOperations:
         """Every change to API-owned schedules goes through here: each definition is
         validated as in tickwork.toml (``ConfigError`` listing every problem), ``task`` must
         name a task registered in code, ``command`` needs ``Settings.api_commands``
-        (``NotPermittedError``), then all are applied in one transaction or none.
+        (``NotPermittedError``), then all are applied in one transaction or none, after a
+        scheduler pass has accounted for the fires already due.
         Schedules of config or code stay read-only (``NotPermittedError``). ``actor``
         (a token name) says who asked; revisions will record it."""
         del actor  # recorded by schedule revisions once they exist
         now = self.clock.now()
+        # As ``Tickwork.sync`` does: fires already due under the old definitions are run or
+        # recorded first, so a change or delete never makes them disappear (promise 2).
+        scheduler = Scheduler(self.store)
+        while scheduler.run_once(now).schedules >= scheduler.batch:
+            pass
         changes = []
         for edit in edits:
             upsert = None

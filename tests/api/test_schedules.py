@@ -315,3 +315,22 @@ def test_preview_errors_name_the_field_and_the_expected_form(
 ) -> None:
     doc = is_problem(env.get(f"/api/v1/preview?{query}"), 422, field)
     assert all(e["expected"] for e in doc["errors"])
+
+
+def test_fires_due_before_a_change_or_delete_are_accounted_for_first(env: Env) -> None:
+    """Promise 2: changing or deleting a schedule while its fires wait (no scheduler ran)
+    records them under the old definition instead of losing them."""
+    api_schedule(env, "reminder", every="1h", catchup="all")
+    env.clock.advance(timedelta(hours=3, minutes=30))  # fires at 13:00, 14:00, 15:00 due
+    body = {"name": "reminder", "every": "2h", "task": "nightly"}
+    assert env.put(f"{BASE}/reminder", json=body).status_code == 200
+    runs = env.get("/api/v1/runs?schedule=reminder").json()["items"]
+    assert sorted(r["nominal_fire"] for r in runs) == [
+        "2026-03-02T13:00:00+00:00",
+        "2026-03-02T14:00:00+00:00",
+        "2026-03-02T15:00:00+00:00",
+    ]
+    env.clock.advance(timedelta(hours=2))  # 16:00 (every 2h from 12:00) is due
+    assert env.delete(f"{BASE}/reminder").status_code == 204
+    runs = env.get("/api/v1/runs?schedule=reminder").json()["items"]
+    assert runs[0]["nominal_fire"] == "2026-03-02T16:00:00+00:00"
