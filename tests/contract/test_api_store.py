@@ -256,3 +256,33 @@ def test_old_idempotency_keys_are_forgotten_in_batches(api: APIStore) -> None:
         False,
         False,
     ]
+
+
+def test_two_changes_pinned_to_one_version_let_one_through(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(2)]
+    try:
+        stores[0].upgrade()
+        first = stores[0]
+        assert isinstance(first, APIStore)
+        first.change_api_schedules([create("a")], T0)
+        start = threading.Barrier(len(stores))
+
+        def change(pair: tuple[int, Store]) -> str:
+            n, store = pair
+            assert isinstance(store, APIStore)
+            start.wait()
+            try:
+                store.change_api_schedules([replace("a", version=1, jitter=f"{n + 1}s")], T0)
+            except StateConflictError:
+                return "conflict"
+            return "changed"
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            results = sorted(pool.map(change, enumerate(stores)))
+        assert results == ["changed", "conflict"]
+        row = stores[0].get_schedule("a")
+        assert row is not None
+        assert row.version == 2
+    finally:
+        for store in stores:
+            store.close()
