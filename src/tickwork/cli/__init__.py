@@ -37,6 +37,7 @@ COMMANDS = {
     "apply": "tickwork.cli.revisions_cmd:apply_command",
     "rollback": "tickwork.cli.revisions_cmd:rollback_command",
     "revisions": "tickwork.cli.revisions_cmd:revisions_group",
+    "token": "tickwork.cli.token_cmd:token_group",
 }
 
 
