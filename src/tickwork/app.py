@@ -23,7 +23,7 @@ from tickwork.engine import Engine, LoopSettings
 from tickwork.errors import ConfigError, InvalidSpecError, ScheduleNotFoundError
 from tickwork.executors import Executors
 from tickwork.logs import configure_logging
-from tickwork.metrics import Metrics
+from tickwork.metrics import Metrics, SystemCollector
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
 from tickwork.scheduler import Scheduler, first_fire
@@ -89,6 +89,7 @@ class Tickwork:
         self._engine: Engine | None = None
         self._worker_thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._roles: tuple[str, ...] = ()  # the loops this process runs now (/ready checks them)
         self.executors = Executors()
 
     # -- definitions ---------------------------------------------------------------------
@@ -135,8 +136,30 @@ class Tickwork:
     def metrics(self) -> Metrics:
         """This app's Prometheus metrics (its own registry; ``/metrics`` exposes it)."""
         if self._metrics is None:
-            self._metrics = Metrics()
+            # Whole-system figures come from the database at scrape time (docs/metrics.md).
+            system = SystemCollector(
+                lambda: self.store, lambda: self.clock.now(), stale_after=self.settings.lease
+            )
+            self._metrics = Metrics(system)
         return self._metrics
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The loops this process runs at the moment ("scheduler", "worker"); empty when it
+        only serves (``tickwork api``) or has stopped."""
+        return self._roles
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (SIGTERM, ``stop()``): the process is draining."""
+        return self._stop.is_set() and bool(self._roles)
+
+    def router(self) -> Any:
+        """A FastAPI ``APIRouter`` with /health, /ready, /metrics, the API (/api/v1) and the
+        dashboard: ``app.include_router(tw.router(), prefix="/tickwork")``."""
+        from tickwork.web import build_router  # FastAPI is imported only when served
+
+        return build_router(self)
 
     @property
     def store(self) -> Store:
@@ -245,6 +268,7 @@ class Tickwork:
                     concurrency=self.settings.concurrency,
                     lease=self.settings.lease,
                     on_idle_slot=lambda: wake[0].wake() if wake else None,
+                    on_recorded=self.metrics.observe_run,
                 )
                 if worker
                 else None
@@ -304,6 +328,7 @@ class Tickwork:
         store = self.store
         # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback.
         unlisten = store.listen(engine.wake) if isinstance(store, ListeningStore) else None
+        self._roles = tuple(roles.split(","))
         with self._signals() if install_signals else contextlib.nullcontext():
             try:
                 engine.run(self._stop)
@@ -311,6 +336,7 @@ class Tickwork:
                 if unlisten is not None:
                     unlisten()
                 self._drain()
+                self._roles = ()
 
     def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
         """Run the loop in a background thread (for embedding); ``stop()`` ends it."""

@@ -92,6 +92,7 @@ from tickwork.store.base import (
     SyncReport,
 )
 from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
+from tickwork.store.sql_metrics import SQLMetricsQueries
 
 __all__ = ["SQLStore"]
 
@@ -172,7 +173,7 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return attempt
 
 
-class SQLStore(ABC):
+class SQLStore(SQLMetricsQueries, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
     def __init__(self, engine: Engine, *, label: str) -> None:
