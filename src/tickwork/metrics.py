@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -127,10 +127,11 @@ class Metrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry(auto_describe=False)
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             if self.system is not None:
                 registry.register(self.system)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        # The classic text format (0.0.4): every Prometheus version reads it.
+        return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
 
 
 class SystemCollector(Collector):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
 
 from tickwork.app import Tickwork
+from tickwork.cli.api_cmd import host_option, port_option, serving
 from tickwork.cli.common import (
     EXIT_INVALID,
     config_option,
@@ -26,8 +28,15 @@ from tickwork.spec import ScheduleSpec, trigger_text
 
 
 def _run(
-    config_path: str | None, *, scheduler: bool, worker: bool, concurrency: int | None = None
+    config_path: str | None,
+    *,
+    scheduler: bool,
+    worker: bool,
+    concurrency: int | None = None,
+    web: tuple[str | None, int | None] | None = None,
 ) -> None:
+    """Run the engine in this thread; with ``web`` = (host, port) also serve the API and
+    dashboard (``create_app``) until the engine has drained."""
     tw = load_app(config_path)
     with errors_to_exit_codes():
         missing = runnable_problems(tw.settings)
@@ -40,7 +49,8 @@ def _run(
     configure_logging(tw.settings.log_level)
     with errors_to_exit_codes():
         try:
-            tw.run(scheduler=scheduler, worker=worker)
+            with serving(tw, *web) if web is not None else nullcontext():
+                tw.run(scheduler=scheduler, worker=worker)
         finally:
             tw.close()
 
@@ -56,13 +66,29 @@ concurrency_option = click.option(
 @click.command("run")
 @config_option
 @concurrency_option
-def run_command(config_path: str | None, concurrency: int | None) -> None:
-    """Run scheduler and worker in this process until SIGINT/SIGTERM.
+@host_option
+@port_option
+@click.option(
+    "--no-web",
+    is_flag=True,
+    help="Do not serve the API, dashboard, /health, /ready and /metrics (headless).",
+)
+def run_command(
+    config_path: str | None,
+    concurrency: int | None,
+    host: str | None,
+    port: int | None,
+    no_web: bool,
+) -> None:
+    """Run scheduler, worker and the HTTP API + dashboard in this process until
+    SIGINT/SIGTERM (default 127.0.0.1:8000, [tickwork] api_host/api_port).
 
     Config schedules are synced into the store first (new, changed, retired); on a signal no
-    new runs are claimed, running tasks get stop_grace, then their leases are released.
+    new runs are claimed, running tasks get stop_grace, then their leases are released, and
+    then the web server stops.
     """
-    _run(config_path, scheduler=True, worker=True, concurrency=concurrency)
+    web = None if no_web else (host, port)
+    _run(config_path, scheduler=True, worker=True, concurrency=concurrency, web=web)
 
 
 @click.command("scheduler")

@@ -30,7 +30,9 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 class WebServer:
     """``WebServer(app, host, port).start()`` ... ``.stop()``; ``stop`` waits for the open
-    requests (``timeout`` real seconds at most, then the connections are closed)."""
+    requests (``graceful_timeout`` real seconds at most, then the connections are closed).
+    With ``factory=True``, ``app`` is a function that builds the app in the server's thread
+    (the FastAPI imports then overlap with the engine's start instead of delaying it)."""
 
     def __init__(
         self,
@@ -40,6 +42,7 @@ class WebServer:
         *,
         log_level: str = "info",
         graceful_timeout: float = 10.0,
+        factory: bool = False,
     ) -> None:
         self.host, self.requested_port = host, port
         self._sock: socket.socket | None = None
@@ -53,6 +56,7 @@ class WebServer:
                 access_log=log_level == "debug",
                 timeout_graceful_shutdown=int(graceful_timeout),
                 lifespan="auto",
+                factory=factory,
             )
         )
 
@@ -113,7 +117,15 @@ def adopt_uvicorn_logs(level: str) -> None:
     handlers = logging.getLogger("tickwork").handlers
     for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
+        if _drop_color not in logger.filters:
+            logger.addFilter(_drop_color)
         if handlers:
             logger.handlers[:] = list(handlers)
             logger.propagate = False
         logger.setLevel(level.upper())
+
+
+def _drop_color(record: logging.LogRecord) -> bool:
+    """uvicorn's records carry an ANSI-coloured copy of the message; the logs keep one."""
+    record.__dict__.pop("color_message", None)
+    return True
