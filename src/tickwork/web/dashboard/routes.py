@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -96,7 +96,8 @@ class Pages:
     def url(
         request: Request, route: str, query: dict[str, Any] | None = None, /, **params: Any
     ) -> str:
-        path = request.url_for(route, **{k: str(v) for k, v in params.items()}).path
+        # Starlette puts path parameters in as they are: quote them (a name is text).
+        path = request.url_for(route, **{k: quote(str(v), safe="") for k, v in params.items()}).path
         if query:
             path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         return path
@@ -117,6 +118,8 @@ class Pages:
         def url(route: str, query: dict[str, Any] | None = None, /, **params: Any) -> str:
             return self.url(request, route, query, **params)
 
+        context.setdefault("page", None)
+        context.setdefault("notice", None)
         html = self.env.get_template(template).render(
             url=url,
             session=session,
