@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tickwork import __version__, events
+from tickwork.app_api import APIOperations
 from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
@@ -46,7 +47,7 @@ log = logging.getLogger("tickwork")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Tickwork:
+class Tickwork(APIOperations):
     """Schedules, a store and an engine.
 
     >>> tw = Tickwork(database_url="sqlite:///tickwork.db")

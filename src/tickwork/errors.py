@@ -9,9 +9,11 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "InvalidSpecError",
+    "NotPermittedError",
     "RunNotFoundError",
     "ScheduleConflictError",
     "ScheduleNotFoundError",
+    "StateConflictError",
     "StoreUnavailableError",
     "TickworkError",
 ]
@@ -101,3 +103,23 @@ class ConfigError(TickworkError):
         lines = [f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"]
         lines += [f"  {p}" for p in problems]
         super().__init__("\n".join(lines))
+
+
+class StateConflictError(TickworkError):
+    """The target exists but its current state forbids the operation (cancel a finished
+    run, retry one that succeeded, a stale ``If-Match``). Retrying the same request cannot
+    help until that state changes; ``expected`` says which state would allow it."""
+
+    def __init__(self, message: str, expected: str, *, field: str = "state", got: object = None):
+        self.field, self.expected, self.got = field, expected, got
+        super().__init__(f"{message}; expected {expected}")
+
+
+class NotPermittedError(TickworkError):
+    """The operation is understood and refused by policy, whoever asks again: a command
+    schedule through the API while ``api_commands`` is off, a change through the API to a
+    schedule defined in config or code (the config stays the source of truth)."""
+
+    def __init__(self, message: str, expected: str, *, field: str, got: object = None):
+        self.field, self.expected, self.got = field, expected, got
+        super().__init__(f"{message}; expected {expected}")

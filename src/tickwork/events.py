@@ -13,6 +13,7 @@ RUN_SUCCEEDED: Final = "run_succeeded"
 RUN_FAILED: Final = "run_failed"
 RUN_TIMED_OUT: Final = "run_timed_out"
 RUN_CANCELLED: Final = "run_cancelled"
+RUN_RETRY_REQUESTED: Final = "run_retry_requested"  # a finished run queued again (API, CLI)
 RUN_RETRY_SCHEDULED: Final = "run_retry_scheduled"
 RUN_LEASE_EXPIRED: Final = "run_lease_expired"
 RUN_RELEASED: Final = "run_released"

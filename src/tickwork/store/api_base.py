@@ -8,7 +8,7 @@ PostgreSQL. Each method is one transaction; ``now`` is always passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -149,13 +149,24 @@ class APIStore(Protocol):
         route: str,
         key: str,
         request_hash: str,
-        respond: Any,
+        respond: Callable[[Run], tuple[int, Any]],
     ) -> IdempotentOutcome:
         """Trigger ``name`` once per (principal, route, key): the key row is inserted first
         (``ON CONFLICT DO NOTHING``, in the same transaction as the run), so of two
         simultaneous requests with one key one creates the run and the other waits for its
         commit and finds the key. ``respond(run) -> (status, body)`` makes the stored
         answer. Raises ``ScheduleNotFoundError`` (nothing written) for an unknown name."""
+        ...
+
+    def stored_response(self, principal: str, route: str, key: str) -> StoredResponse | None:
+        """The answer stored for (principal, route, key), or None."""
+        ...
+
+    def remember_response(
+        self, principal: str, route: str, key: str, response: StoredResponse, now: datetime
+    ) -> StoredResponse:
+        """Store the first answer to a key (insert, ``ON CONFLICT DO NOTHING``) and return
+        the one stored: this one, or another request's that got there first."""
         ...
 
     def cancel_run(self, run_id: int, now: datetime, reason: str) -> Run:

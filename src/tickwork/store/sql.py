@@ -525,41 +525,43 @@ class SQLStore(ABC):
         if not 0 < len(kind) <= 20:
             raise InvalidSpecError("kind", kind, "a run kind of 1 to 20 characters")
         with self._transaction("trigger a run", write=True) as conn:
-            found = (
-                conn.execute(
-                    select(schedules).where(
-                        schedules.c.name == name, schedules.c.retired.is_(False)
-                    )
-                )
-                .mappings()
-                .one_or_none()
+            return self._trigger(conn, name, now, kind)
+
+    def _trigger(self, conn: Connection, name: str, now: datetime, kind: str) -> Run:
+        """``trigger`` inside the caller's transaction (``trigger_idempotent`` shares it)."""
+        found = (
+            conn.execute(
+                select(schedules).where(schedules.c.name == name, schedules.c.retired.is_(False))
             )
-            if found is None:
-                raise ScheduleNotFoundError(name)
-            row = _schedule(found)
-            run_id = None
-            for nudge in range(TRIGGER_TRIES):
-                run_id = self._insert_ignoring_conflict(
-                    conn,
-                    schedule_id=row.id,
-                    schedule=row.name,
-                    nominal_fire=now + nudge * TRIGGER_NUDGE,
-                    due_at=now,
-                    state=RunState.queued.value,
-                    attempt=0,
-                    max_attempts=_max_attempts(row.spec),
-                    kind=kind,
-                    created_at=now,
-                )
-                if run_id is not None:
-                    break
-            if run_id is None:  # a thousand runs of one schedule within a millisecond
-                raise StoreUnavailableError(f"{self._label}: no free instant to trigger {name!r}")
-            log = _EventLog(now)
-            log.add(run_id, events.RUN_TRIGGERED, RunState.queued, 0, {"kind": kind})
-            log.write(conn)
-            self._announce_runs(conn)
-            return self._runs_by_id(conn, [run_id])[0]
+            .mappings()
+            .one_or_none()
+        )
+        if found is None:
+            raise ScheduleNotFoundError(name)
+        row = _schedule(found)
+        run_id = None
+        for nudge in range(TRIGGER_TRIES):
+            run_id = self._insert_ignoring_conflict(
+                conn,
+                schedule_id=row.id,
+                schedule=row.name,
+                nominal_fire=now + nudge * TRIGGER_NUDGE,
+                due_at=now,
+                state=RunState.queued.value,
+                attempt=0,
+                max_attempts=_max_attempts(row.spec),
+                kind=kind,
+                created_at=now,
+            )
+            if run_id is not None:
+                break
+        if run_id is None:  # a thousand runs of one schedule within a millisecond
+            raise StoreUnavailableError(f"{self._label}: no free instant to trigger {name!r}")
+        log = _EventLog(now)
+        log.add(run_id, events.RUN_TRIGGERED, RunState.queued, 0, {"kind": kind})
+        log.write(conn)
+        self._announce_runs(conn)
+        return self._runs_by_id(conn, [run_id])[0]
 
     @_retried
     def next_wakeup(self, now: datetime) -> datetime | None:

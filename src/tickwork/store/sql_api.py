@@ -7,16 +7,40 @@ the database says no (unique keys, conditional updates checked by row count).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 
-from tickwork.errors import InvalidSpecError
-from tickwork.store.api_base import TokenRow
-from tickwork.store.schema import tokens
-from tickwork.store.sql import SQLStore, _aware, _retried
+from tickwork import events
+from tickwork.errors import (
+    InvalidSpecError,
+    NotPermittedError,
+    RunNotFoundError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
+    StateConflictError,
+)
+from tickwork.model import TERMINAL_STATES, WAITING_STATES, Run, RunState, ScheduleRow
+from tickwork.store.api_base import (
+    IdempotentOutcome,
+    ScheduleChange,
+    SchedulePage,
+    StoredResponse,
+    TokenRow,
+)
+from tickwork.store.schema import idempotency_keys, runs, schedules, tokens
+from tickwork.store.sql import (
+    SQLStore,
+    _aware,
+    _check_spec,
+    _EventLog,
+    _retried,
+    _run,
+    _schedule,
+)
 
 __all__ = ["APISQLMixin"]
 
@@ -108,6 +132,315 @@ class APISQLMixin(SQLStore):
             row = conn.execute(select(tokens).where(tokens.c.name == name)).mappings()
             found = row.one_or_none()
         return None if found is None else _token(found)
+
+    # -- schedules owned by the API ------------------------------------------------------
+
+    @_retried
+    def change_api_schedules(
+        self, changes: Sequence[ScheduleChange], now: datetime
+    ) -> list[ScheduleRow | None]:
+        """Create, update or retire API schedules, all in one transaction (see ``APIStore``).
+
+        A create of a name the API retired earlier brings that schedule back (same id, its
+        history kept, version + 1). Specs are checked like ``sync_schedules`` before anything
+        is written."""
+        _aware(now, "now")
+        for change in changes:
+            if change.upsert is not None:
+                _aware(change.upsert.anchor, "anchor")
+                _check_spec(change.name, change.upsert.spec)
+        out: list[ScheduleRow | None] = []
+        with self._transaction("change API schedules", write=True) as conn:
+            self._take_turn(conn, "sync_schedules")  # a create inserts a row no lock covers
+            for change in changes:
+                out.append(self._change(conn, change, now))
+        return out
+
+    def _change(
+        self, conn: Connection, change: ScheduleChange, now: datetime
+    ) -> ScheduleRow | None:
+        stmt = select(schedules).where(schedules.c.name == change.name)
+        found = conn.execute(self._lock(stmt, skip_locked=False)).mappings().one_or_none()
+        row = None if found is None else _schedule(found)
+        upsert = change.upsert
+        if change.create:
+            assert upsert is not None
+            if row is not None and (row.source != "api" or not row.retired):
+                raise ScheduleConflictError(change.name, row.source, "api")
+            if row is None:
+                conn.execute(
+                    schedules.insert().values(
+                        name=change.name,
+                        spec=upsert.spec,
+                        source="api",
+                        paused=False,
+                        retired=False,
+                        next_fire_at=upsert.next_fire_at,
+                        last_fire_at=None,
+                        anchor=upsert.anchor,
+                        created_at=now,
+                        updated_at=now,
+                        version=1,
+                    )
+                )
+            else:
+                self._rewrite(
+                    conn,
+                    row,
+                    {
+                        "spec": upsert.spec,
+                        "retired": False,
+                        "paused": False,
+                        "next_fire_at": upsert.next_fire_at,
+                        "anchor": upsert.anchor,
+                    },
+                    now,
+                )
+            return self._schedule_named(conn, change.name)
+        if row is None or row.retired:
+            raise ScheduleNotFoundError(change.name)
+        if row.source != "api":
+            raise NotPermittedError(
+                f"schedule {row.name!r} is defined in {row.source}, which stays its source of "
+                "truth; through the API it can only be paused, resumed and triggered",
+                "a schedule created through the API",
+                field="name",
+                got=row.source,
+            )
+        if change.expect_version is not None and row.version != change.expect_version:
+            raise StateConflictError(
+                f"schedule {row.name!r} changed since it was read (version {row.version})",
+                f"version {change.expect_version} (read it again, then repeat the change)",
+                field="If-Match",
+                got=row.version,
+            )
+        if upsert is None:
+            self._rewrite(conn, row, {"retired": True}, now)
+            return None
+        if _check_spec(row.name, row.spec) != _check_spec(row.name, upsert.spec):
+            values = {
+                "spec": upsert.spec,
+                "next_fire_at": upsert.next_fire_at,
+                "anchor": upsert.anchor,
+            }
+            self._rewrite(conn, row, values, now)
+        return self._schedule_named(conn, change.name)
+
+    def _rewrite(
+        self, conn: Connection, row: ScheduleRow, values: dict[str, Any], now: datetime
+    ) -> None:
+        result = conn.execute(
+            update(schedules)
+            .where(schedules.c.id == row.id, schedules.c.version == row.version)
+            .values(**values, updated_at=now, version=schedules.c.version + 1)
+        )
+        if result.rowcount != 1:  # the row is locked, so only a bug gets here
+            raise StateConflictError(
+                f"schedule {row.name!r} changed while it was being changed", "one writer at a time"
+            )
+
+    def _schedule_named(self, conn: Connection, name: str) -> ScheduleRow:
+        found = conn.execute(select(schedules).where(schedules.c.name == name)).mappings().one()
+        return _schedule(found)
+
+    @_retried
+    def schedule_page(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        source: str | None = None,
+        paused: bool | None = None,
+        include_retired: bool = False,
+        prefix: str | None = None,
+    ) -> SchedulePage:
+        """One page of schedules by name (keyset on the unique name: no duplicate or miss
+        across pages, whatever is added or removed meanwhile)."""
+        if limit <= 0:
+            raise InvalidSpecError("limit", limit, "a positive number of schedules per page")
+        stmt = select(schedules).order_by(schedules.c.name).limit(limit + 1)
+        if after is not None:
+            stmt = stmt.where(schedules.c.name > after)
+        if source is not None:
+            stmt = stmt.where(schedules.c.source == source)
+        if paused is not None:
+            stmt = stmt.where(schedules.c.paused.is_(paused))
+        if not include_retired:
+            stmt = stmt.where(schedules.c.retired.is_(False))
+        if prefix:
+            stmt = stmt.where(schedules.c.name.startswith(prefix, autoescape=True))
+        with self._transaction("list schedules", write=False) as conn:
+            rows = [_schedule(r) for r in conn.execute(stmt).mappings()]
+        return SchedulePage(tuple(rows[:limit]), more=len(rows) > limit)
+
+    # -- idempotency keys ----------------------------------------------------------------
+
+    @_retried
+    def trigger_idempotent(
+        self,
+        name: str,
+        now: datetime,
+        *,
+        principal: str,
+        route: str,
+        key: str,
+        request_hash: str,
+        respond: Callable[[Run], tuple[int, Any]],
+    ) -> IdempotentOutcome:
+        """Trigger once per key (see ``APIStore``). The key row goes in first: on PostgreSQL
+        a second transaction inserting the same key waits on the primary key until the first
+        commits, then inserts nothing and reads the stored answer; on SQLite ``BEGIN
+        IMMEDIATE`` already puts them one after the other."""
+        _aware(now, "now")
+        ident = {"principal": principal, "route": route, "key": key}
+        with self._transaction("trigger a run once per idempotency key", write=True) as conn:
+            inserted = conn.execute(
+                self._dialect_insert(idempotency_keys)
+                .values(
+                    **ident, request_hash=request_hash, status_code=0, response=None, created_at=now
+                )
+                .on_conflict_do_nothing()
+                .returning(idempotency_keys.c.key)
+            ).scalar_one_or_none()
+            if inserted is None:
+                return IdempotentOutcome(None, self._stored(conn, ident))
+            run = self._trigger(conn, name, now, "manual")
+            status, body = respond(run)
+            conn.execute(
+                update(idempotency_keys)
+                .where(*(idempotency_keys.c[k] == v for k, v in ident.items()))
+                .values(status_code=status, response=body)
+            )
+            return IdempotentOutcome(run, None)
+
+    @_retried
+    def stored_response(self, principal: str, route: str, key: str) -> StoredResponse | None:
+        with self._transaction("read an idempotency key", write=False) as conn:
+            return self._stored(conn, {"principal": principal, "route": route, "key": key})
+
+    @_retried
+    def remember_response(
+        self,
+        principal: str,
+        route: str,
+        key: str,
+        response: StoredResponse,
+        now: datetime,
+    ) -> StoredResponse:
+        """Keep the first answer to a key; when another request stored one first, that one
+        is kept and returned."""
+        _aware(now, "now")
+        ident = {"principal": principal, "route": route, "key": key}
+        with self._transaction("store an idempotent answer", write=True) as conn:
+            conn.execute(
+                self._dialect_insert(idempotency_keys)
+                .values(
+                    **ident,
+                    request_hash=response.request_hash,
+                    status_code=response.status_code,
+                    response=response.body,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+            stored = self._stored(conn, ident)
+        assert stored is not None
+        return stored
+
+    def _stored(self, conn: Connection, ident: dict[str, str]) -> StoredResponse | None:
+        found = (
+            conn.execute(
+                select(idempotency_keys).where(
+                    *(idempotency_keys.c[k] == v for k, v in ident.items())
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if found is None:
+            return None
+        return StoredResponse(found["request_hash"], found["status_code"], found["response"])
+
+    # -- cancel and retry ----------------------------------------------------------------
+
+    @_retried
+    def cancel_run(self, run_id: int, now: datetime, reason: str) -> Run:
+        """Cancel a waiting or running run (see ``APIStore``): one conditional update on the
+        state read, event ``run_cancelled`` with the reason."""
+        _aware(now, "now")
+        with self._transaction("cancel a run", write=True) as conn:
+            run = self._locked_run(conn, run_id)
+            if run.state not in WAITING_STATES and run.state is not RunState.running:
+                raise StateConflictError(
+                    f"run {run_id} is already {run.state.value}",
+                    "a queued, retrying or running run",
+                    got=run.state.value,
+                )
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.state == run.state.value)
+                .values(
+                    state=RunState.cancelled.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    error=reason,
+                )
+            )
+            log = _EventLog(now)
+            detail = {"reason": reason, "was": run.state.value}
+            if run.lease_owner is not None:
+                detail["worker"] = run.lease_owner
+            log.add(run_id, events.RUN_CANCELLED, RunState.cancelled, run.attempt, detail)
+            log.write(conn)
+            return self._runs_by_id(conn, [run_id])[0]
+
+    @_retried
+    def retry_run(self, run_id: int, now: datetime) -> Run:
+        """Queue a failed, timed-out or cancelled run again (see ``APIStore``), event
+        ``run_retry_requested``. The run's schedule must not be retired."""
+        _aware(now, "now")
+        with self._transaction("retry a run", write=True) as conn:
+            run = self._locked_run(conn, run_id)
+            if run.state not in RETRYABLE_STATES:
+                raise StateConflictError(
+                    f"run {run_id} is {run.state.value}",
+                    "a failed, timed_out or cancelled run (one that is waiting or running "
+                    "retries on its own; one that succeeded or was never run stays as it is)",
+                    got=run.state.value,
+                )
+            retired = conn.execute(
+                select(schedules.c.retired).where(schedules.c.id == run.schedule_id)
+            ).scalar_one()
+            if retired:
+                raise ScheduleNotFoundError(run.schedule)
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.state == run.state.value)
+                .values(
+                    state=RunState.queued.value,
+                    due_at=now,
+                    max_attempts=run.attempt + 1,
+                    finished_at=None,
+                )
+            )
+            log = _EventLog(now)
+            detail = {"was": run.state.value, "max_attempts": run.attempt + 1}
+            log.add(run_id, events.RUN_RETRY_REQUESTED, RunState.queued, run.attempt, detail)
+            log.write(conn)
+            self._announce_runs(conn)
+            return self._runs_by_id(conn, [run_id])[0]
+
+    def _locked_run(self, conn: Connection, run_id: int) -> Run:
+        stmt = self._lock(select(runs).where(runs.c.id == run_id), skip_locked=False)
+        found = conn.execute(stmt).mappings().one_or_none()
+        if found is None:
+            raise RunNotFoundError(run_id)
+        return _run(found)
+
+
+RETRYABLE_STATES = frozenset({RunState.failed, RunState.timed_out, RunState.cancelled})
+assert RETRYABLE_STATES <= TERMINAL_STATES
 
 
 def _token(r: RowMapping) -> TokenRow:
