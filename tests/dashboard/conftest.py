@@ -23,6 +23,7 @@ from tickwork.app import Tickwork
 from tickwork.config import load_config
 from tickwork.testing import FakeClock, run_until_idle
 from tickwork.tokens import create_token
+from tickwork.web.api import build_api_router
 from tickwork.web.dashboard import build_dashboard_router
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
@@ -110,6 +111,7 @@ def make_client(tw: Tickwork) -> Iterator[MakeClient]:
     def make(prefix: str = "", token: str | None = None) -> TestClient:
         app = FastAPI()
         app.include_router(build_dashboard_router(tw), prefix=prefix)
+        app.include_router(build_api_router(tw), prefix=prefix)  # side by side, as served
         client = TestClient(app, base_url="http://testserver", follow_redirects=False)
         made.append(client)
         if token is not None:

@@ -188,3 +188,50 @@ def test_settings_change_is_read_per_request(open_tw: Tickwork, make_client: Mak
     assert client.get("/").status_code == 200
     open_tw.settings = replace(open_tw.settings, api_auth="token")
     assert client.get("/").status_code == 303
+
+
+def test_retry_queues_a_failed_run_again_with_its_idempotency_key(
+    writer: TestClient, tw: Tickwork
+) -> None:
+    failed = tw.store.get_run(1)  # broken, exit 3
+    assert failed is not None
+    assert failed.state == RunState.failed
+    page = writer.get("/runs/1").text
+    assert 'data-action="retry"' in page
+    response = writer.post("/runs/1/retry", data={"csrf": csrf_of(page)})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/runs/1?did=retried"
+    again = tw.store.get_run(1)
+    assert again is not None
+    assert again.state == RunState.queued
+    assert again.idempotency_key == failed.idempotency_key
+    shown = writer.get(response.headers["location"]).text
+    assert "Retry queued." in shown
+    assert 'data-action="retry"' not in shown  # a queued run retries on its own
+    assert 'hx-trigger="every 2s"' in shown
+
+
+def test_retry_of_a_run_that_succeeded_is_refused_and_changes_nothing(
+    writer: TestClient, tw: Tickwork
+) -> None:
+    ok = tw.store.list_runs(RunFilter(schedule="hello", limit=1))[0]
+    assert ok.state == RunState.succeeded
+    page = writer.get(f"/runs/{ok.id}").text
+    assert 'data-action="retry"' not in page
+    before = state(tw)
+    response = writer.post(f"/runs/{ok.id}/retry", data={"csrf": csrf_of(page)})
+    assert response.status_code == 409
+    assert "succeeded" in response.text
+    assert state(tw) == before
+    assert writer.post("/runs/999/retry", data={"csrf": csrf_of(page)}).status_code == 404
+
+
+def test_retry_needs_csrf_and_the_write_scope(
+    reader: TestClient, writer: TestClient, tw: Tickwork
+) -> None:
+    before = state(tw)
+    assert writer.post("/runs/1/retry").status_code == 403
+    assert 'data-action="retry"' not in reader.get("/runs/1").text
+    csrf = csrf_of(reader.get("/runs/1").text)
+    assert reader.post("/runs/1/retry", data={"csrf": csrf}).status_code == 403
+    assert state(tw) == before

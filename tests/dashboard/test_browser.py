@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from tickwork.app import Tickwork
 from tickwork.testing import run_until_idle
+from tickwork.web.api import build_api_router
 from tickwork.web.dashboard import build_dashboard_router
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -56,6 +57,7 @@ def server(tw: Tickwork) -> Iterator[str]:
     steps the engine itself."""
     app = FastAPI()
     app.include_router(build_dashboard_router(tw), prefix=PREFIX)
+    app.include_router(build_api_router(tw), prefix=PREFIX)  # side by side, as served
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -263,3 +263,14 @@ def test_static_files_are_served_and_nothing_else(reader: TestClient) -> None:
     assert reader.get("/static/dashboard.css").status_code == 200
     for path in ("/static/README.md", "/static/..%2F__init__.py", "/static/nope.js"):
         assert reader.get(path).status_code == 404, path
+
+
+def test_the_api_beside_the_dashboard_takes_the_same_token(
+    make_client: MakeClient, tokens: dict[str, str]
+) -> None:
+    client = make_client("/tickwork")
+    response = client.get(
+        "/tickwork/api/v1/schedules", headers={"Authorization": f"Bearer {tokens['read']}"}
+    )
+    assert response.status_code == 200
+    assert client.get("/tickwork/").status_code == 303  # the dashboard still wants a login

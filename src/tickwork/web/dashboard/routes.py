@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from tickwork.app import Tickwork
-from tickwork.errors import ScheduleNotFoundError, TickworkError
+from tickwork.errors import RunNotFoundError, ScheduleNotFoundError, TickworkError
 from tickwork.model import Run
 from tickwork.web.dashboard import views
 from tickwork.web.dashboard.auth import (
@@ -332,22 +332,21 @@ def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
         name="dashboard.trigger",
     )
 
-    retry = getattr(tw, "retry", None)
-    if retry is not None:
-
-        @router.post("/runs/{id:int}/retry", name="dashboard.retry")
-        async def retry_run(request: Request, id: int) -> Response:
-            checked = await pages.checked_post(request, "write")
-            if isinstance(checked, Response):
-                return checked
-            try:
-                new = await asyncio.to_thread(retry, id)
-            except TickworkError as exc:
-                return pages.render(
-                    request, "error.html", checked, 409, title="Could not retry", message=str(exc)
-                )
-            target = pages.url(request, "dashboard.run", {"did": "retried"}, id=new.id)
-            return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+    @router.post("/runs/{id:int}/retry", name="dashboard.retry")
+    async def retry_run(request: Request, id: int) -> Response:
+        checked = await pages.checked_post(request, "write")
+        if isinstance(checked, Response):
+            return checked
+        try:
+            run = await asyncio.to_thread(tw.retry_run, id)
+        except RunNotFoundError:
+            return pages.not_found(request, checked, f"No run has the id {id}.")
+        except TickworkError as exc:
+            return pages.render(
+                request, "error.html", checked, 409, title="Could not retry", message=str(exc)
+            )
+        target = pages.url(request, "dashboard.run", {"did": "retried"}, id=run.id)
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
     # -- login ---------------------------------------------------------------------------
 
@@ -441,4 +440,5 @@ def _safe_next(value: object, root: str) -> str:
 
 
 def _can_retry(tw: Tickwork, run: Run) -> bool:
-    return hasattr(tw, "retry") and run.state in views.FAILED_STATES | {"cancelled"}
+    """Failed, timed out or cancelled: what ``Tickwork.retry_run`` accepts."""
+    return run.state in views.RETRYABLE_STATES

@@ -55,6 +55,7 @@ RESULT_STATES = frozenset(
     {RunState.succeeded, RunState.failed, RunState.timed_out, RunState.cancelled}
 )
 FAILED_STATES = frozenset({RunState.failed, RunState.timed_out})
+RETRYABLE_STATES = FAILED_STATES | {RunState.cancelled}
 STRIP_LENGTH = 20
 NEXT_UP = 10
 
