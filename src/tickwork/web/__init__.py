@@ -9,13 +9,13 @@ app ``tickwork run`` and ``tickwork api`` serve (docs/embedding.md).
 
 from __future__ import annotations
 
-import importlib
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
 from tickwork import __version__
+from tickwork.web.api import build_api_router
+from tickwork.web.dashboard import build_dashboard_router
 from tickwork.web.health import build_health_router
 from tickwork.web.metrics_route import build_metrics_router
 
@@ -24,35 +24,16 @@ if TYPE_CHECKING:
 
 __all__ = ["build_router", "create_app"]
 
-log = logging.getLogger("tickwork.web")
-
-# (module, builder) of the API (/api/v1) and the dashboard (/, /schedules, ...).
-_PARTS = (
-    ("tickwork.web.api", "build_api_router"),
-    ("tickwork.web.dashboard", "build_dashboard_router"),
-)
-
 
 def build_router(tw: Tickwork) -> APIRouter:
-    """Every route of tickwork in one router (mount it under any prefix)."""
+    """Every route of tickwork in one router (include it under any prefix): /health,
+    /ready and /metrics, the API under /api/v1, the dashboard at / (and its pages)."""
     router = APIRouter()
     router.include_router(build_health_router(tw))
     router.include_router(build_metrics_router(tw))
-    for module, builder in _PARTS:
-        part = _optional_part(module, builder)
-        if part is not None:
-            router.include_router(part(tw))
+    router.include_router(build_api_router(tw))
+    router.include_router(build_dashboard_router(tw))
     return router
-
-
-def _optional_part(module: str, builder: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), builder)
-    except ModuleNotFoundError as err:
-        if err.name != module:
-            raise
-        log.warning("%s is not installed in this build; its routes are left out", module)
-        return None
 
 
 def create_app(tw: Tickwork, *, engine: bool = False) -> FastAPI:

@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from tickwork.tokens import verify_token
+from tickwork.web.api.problems import problem_response
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
 
 __all__ = ["build_metrics_router"]
-
-PROBLEM = "application/problem+json"
 
 
 def build_metrics_router(tw: Tickwork) -> APIRouter:
@@ -51,25 +50,12 @@ def _refusal(tw: Tickwork, authorization: str) -> Response | None:
     scheme, _, token = authorization.partition(" ")
     principal = verify_token(tw, token.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
-        return _problem(
+        return problem_response(
             401,
-            "Unauthorized",
             "metrics_auth is on: send 'Authorization: Bearer <token>' with a live token "
             "that has the read scope",
-            {"WWW-Authenticate": 'Bearer realm="tickwork"'},
+            headers={"WWW-Authenticate": 'Bearer realm="tickwork"'},
         )
     if not principal.can("read"):
-        return _problem(403, "Forbidden", f"token {principal.name!r} lacks the read scope", {})
+        return problem_response(403, f"token {principal.name!r} lacks the read scope")
     return None
-
-
-def _problem(status: int, title: str, detail: str, headers: dict[str, str]) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "retryable": False,
-        "errors": [],
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
