@@ -313,9 +313,12 @@ class Tickwork(APIOperations):
         """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain."""
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
+        # From here until a requested stop has drained, /ready expects these loops to be
+        # registered and heartbeating (not ready while starting, nor if the loop dies).
+        self._roles = _roles(scheduler, worker)
         engine = self.engine(scheduler=scheduler, worker=worker)
         self.sync()
-        roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
+        roles = ",".join(self._roles)
         self.register(roles)
         log.info(
             "tickwork running",
@@ -329,7 +332,6 @@ class Tickwork(APIOperations):
         store = self.store
         # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback.
         unlisten = store.listen(engine.wake) if isinstance(store, ListeningStore) else None
-        self._roles = tuple(roles.split(","))
         with self._signals() if install_signals else contextlib.nullcontext():
             try:
                 engine.run(self._stop)
@@ -337,13 +339,15 @@ class Tickwork(APIOperations):
                 if unlisten is not None:
                     unlisten()
                 self._drain()
-                self._roles = ()
+                if self._stop.is_set():
+                    self._roles = ()
 
     def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
         """Run the loop in a background thread (for embedding); ``stop()`` ends it."""
         if self._worker_thread is not None:
             return
         self._stop.clear()
+        self._roles = _roles(scheduler, worker)  # /ready: not ready until they heartbeat
         self._worker_thread = threading.Thread(
             target=self.run,
             kwargs={"scheduler": scheduler, "worker": worker, "install_signals": False},
@@ -409,6 +413,10 @@ class Tickwork(APIOperations):
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def _roles(scheduler: bool, worker: bool) -> tuple[str, ...]:
+    return tuple(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
 
 
 def _redact(url: str) -> str:
