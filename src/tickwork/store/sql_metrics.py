@@ -21,7 +21,7 @@ from tickwork.store.snapshot import ScheduleStatus, SystemSnapshot
 
 __all__ = ["SQLMetricsQueries"]
 
-_TERMINAL = sorted(s.value for s in TERMINAL_STATES)
+_TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
 _UNFINISHED = (RunState.queued, RunState.retrying, RunState.running)
 _WAITING = (RunState.queued.value, RunState.retrying.value)
 
@@ -40,26 +40,31 @@ class SQLMetricsQueries:
             "read the metrics", write=False
         )
         with transaction as conn:
-            finished = _finished(conn)
+            names = dict(conn.execute(select(schedules.c.id, schedules.c.name)).all())
+            finished = _finished(conn, names)
             unfinished, due = _unfinished(conn, now)
-            statuses = tuple(_schedules(conn))
+            statuses = tuple(_schedules(conn, names))
             found = conn.execute(select(workers).order_by(workers.c.id)).mappings()
             infos = tuple(WorkerInfo(**dict(r)) for r in found)
         return SystemSnapshot(now, finished, unfinished, due, statuses, infos)
 
 
-def _finished(conn: Connection) -> dict[tuple[str, RunState], int]:
+def _finished(conn: Connection, names: dict[int, str]) -> dict[tuple[str, RunState], int]:
     counts: dict[tuple[str, RunState], int] = {}
-    live = (
-        select(runs.c.schedule, runs.c.state, func.count())
-        .where(runs.c.state.in_(_TERMINAL))
-        .group_by(runs.c.schedule, runs.c.state)
+    # Every state, grouped as the (schedule_id, state) index is ordered: a scan of that index
+    # alone (no table reads, no sort); a WHERE on state would make the planner pick the
+    # (state, due_at) index and read every row (8x slower at 10^5 runs on SQLite).
+    live = select(runs.c.schedule_id, runs.c.state, func.count()).group_by(
+        runs.c.schedule_id, runs.c.state
     )
-    kept = select(run_counts.c.schedule, run_counts.c.state, run_counts.c.count)
-    for stmt in (live, kept):
-        for schedule, state, n in conn.execute(stmt):
-            key = (schedule, RunState(state))
+    for schedule_id, state, n in conn.execute(live):
+        if state in _TERMINAL:
+            key = (names[schedule_id], RunState(state))
             counts[key] = counts.get(key, 0) + int(n)
+    kept = select(run_counts.c.schedule, run_counts.c.state, run_counts.c.count)
+    for schedule, state, n in conn.execute(kept):
+        key = (schedule, RunState(state))
+        counts[key] = counts.get(key, 0) + int(n)
     return counts
 
 
@@ -78,15 +83,15 @@ def _unfinished(conn: Connection, now: datetime) -> tuple[dict[RunState, int], i
     return counts, due
 
 
-def _schedules(conn: Connection) -> Iterator[ScheduleStatus]:
+def _schedules(conn: Connection, names: dict[int, str]) -> Iterator[ScheduleStatus]:
     # The newest success still in tw_runs, and the one health tracking kept (which
     # survives pruning); the later of the two counts.
     newest = (
-        select(runs.c.schedule, func.max(runs.c.finished_at).label("at"))
+        select(runs.c.schedule_id, func.max(runs.c.finished_at).label("at"))
         .where(runs.c.state == RunState.succeeded.value)
-        .group_by(runs.c.schedule)
+        .group_by(runs.c.schedule_id)
     )
-    succeeded = {name: at for name, at in conn.execute(newest)}
+    succeeded = {names[schedule_id]: at for schedule_id, at in conn.execute(newest)}
     stmt = (
         select(
             schedules.c.name,
