@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tickwork.errors import ConfigError, InvalidSpecError, NotPermittedError
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["APIOperations", "APIScheduleEdit", "Preview"]
 
 PREVIEW_NAME = "preview"
+IDEMPOTENCY_KEEP = timedelta(hours=24)
 TRIGGER_KEYS = ("cron", "every", "at", "tz", "start_at", "end_at")
 
 
@@ -217,6 +218,14 @@ class APIOperations:
         self, principal: str, route: str, key: str, response: StoredResponse
     ) -> StoredResponse:
         return self.api_store.remember_response(principal, route, key, response, self.clock.now())
+
+    def forget_idempotency_keys(self, older_than: timedelta = IDEMPOTENCY_KEEP) -> int:
+        """Delete the answers stored for ``Idempotency-Key`` more than ``older_than`` ago
+        (default 24 hours, as long as a client should retry); how many were deleted."""
+        store, before, total = self.api_store, self.clock.now() - older_than, 0
+        while (done := store.forget_idempotency_keys(before)) > 0:
+            total += done
+        return total
 
     def cancel_run(self, run_id: int, *, actor: str) -> Run:
         """Cancel a waiting or running run (a running one's worker stops it at its next

@@ -11,6 +11,9 @@ __all__ = ["format_duration", "parse_duration"]
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)(ms|[wdhms])")
+# 100 years: far past any schedule's need, and instant + duration stays representable (a
+# jitter or grace of a million years would overflow datetime in the scheduler).
+_MAX_MS = 36500 * 86400 * 1000
 _EXPECTED = "a duration such as 90s, 15m, 1h30m, 1d or 2w (units w d h m s ms, largest first)"
 
 
@@ -36,6 +39,10 @@ def parse_duration(text: str, field: str = "duration", *, allow_zero: bool = Fal
         pos = match.end()
     if not compact:
         raise InvalidSpecError(field, text, _EXPECTED, message=f"empty {field}")
+    if total_ms > _MAX_MS:
+        raise InvalidSpecError(
+            field, text, "a duration of at most 100 years (36500d)", message=f"{field} too long"
+        )
     if total_ms == 0 and not allow_zero:
         raise InvalidSpecError(field, text, "a duration greater than zero", message=f"zero {field}")
     return timedelta(milliseconds=total_ms)

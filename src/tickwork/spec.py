@@ -27,6 +27,9 @@ __all__ = ["KEYS", "ScheduleSpec", "trigger_text", "validate_schedule", "validat
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[\w.<>]+)?$")  # <locals> for tasks defined in functions
 
+# Upper bounds: attempts and counts are stored in 32-bit integer columns.
+MAX_RETRIES = 1000
+MAX_CATCHUP_LIMIT = 1_000_000
 DEFAULTS: dict[str, Any] = {
     "retries": 0,
     "backoff": "10s",
@@ -53,14 +56,15 @@ KEYS: dict[str, str] = {
     "shell": "the shell that runs command (default /bin/sh)",
     "cwd": "a directory to run the command in",
     "user": "the crontab user (recorded; commands run as tickwork's own user)",
-    "retries": "a whole number >= 0 (attempts = retries + 1)",
+    "retries": f"a whole number from 0 to {MAX_RETRIES} (attempts = retries + 1)",
     "backoff": "a duration: the delay before the first retry (doubles each retry)",
     "backoff_max": "a duration: the longest delay between retries",
     "timeout": "a duration: an attempt longer than this is timed out",
     "overlap": "one of " + ", ".join(p.value for p in OverlapPolicy),
     "catchup": "one of " + ", ".join(p.value for p in CatchupPolicy),
     "catchup_window": "a duration: fires older than this are recorded missed",
-    "catchup_limit": "a whole number >= 0: at most this many missed fires run (catchup = all)",
+    "catchup_limit": f"a whole number from 0 to {MAX_CATCHUP_LIMIT}: at most this many missed "
+    "fires run (catchup = all)",
     "misfire_grace": "a duration: a fire at most this late is on time, not missed",
     "jitter": "a duration: each fire is delayed by a fixed random share of it",
     "start_at": "an ISO 8601 instant with offset: no fire before it",
@@ -139,10 +143,10 @@ def validate_schedule(
     for key, enum in (("overlap", OverlapPolicy), ("catchup", CatchupPolicy)):
         if out.get(key) not in {p.value for p in enum}:
             problem(key, f"unknown policy {out.get(key)!r}")
-    for key in ("retries", "catchup_limit"):
+    for key, high in (("retries", MAX_RETRIES), ("catchup_limit", MAX_CATCHUP_LIMIT)):
         value = out.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            problem(key, f"{value!r} is not a whole number >= 0")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+            problem(key, f"{value!r} is not a whole number from 0 to {high}")
     if not isinstance(out.get("isolated"), bool):
         problem("isolated", f"{out.get('isolated')!r} is not true or false")
     env = out.get("env", {})

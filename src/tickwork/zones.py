@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tickwork.errors import InvalidSpecError
@@ -41,4 +41,13 @@ def parse_instant(text: str | datetime, field: str = "at") -> datetime:
         raise InvalidSpecError(
             field, text, expected, message=f"{field} {text!r} has no UTC offset (ambiguous)"
         )
+    try:
+        value.astimezone(UTC)  # instants are stored and compared in UTC
+    except OverflowError:
+        raise InvalidSpecError(
+            field,
+            text,
+            "an instant from year 1 to 9999 in UTC",
+            message=f"{field} {text!r} is outside the years 1 to 9999 in UTC",
+        ) from None
     return value

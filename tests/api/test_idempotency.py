@@ -129,3 +129,14 @@ def test_a_malformed_key_is_a_problem(env: Env) -> None:
         response = env.post(TRIGGER, scope="write", headers={"Idempotency-Key": bad})
         is_problem(response, 422, "Idempotency-Key")
     assert snapshot(env.tw) == before
+
+
+def test_keys_older_than_a_day_are_forgotten_and_can_be_used_again(env: Env) -> None:
+    key = {"Idempotency-Key": "daily"}
+    first = env.post(TRIGGER, scope="write", headers=key).json()
+    env.clock.advance(timedelta(hours=23))
+    assert env.tw.forget_idempotency_keys() == 0
+    env.clock.advance(timedelta(hours=2))
+    assert env.tw.forget_idempotency_keys() == 1
+    again = env.post(TRIGGER, scope="write", headers=key).json()
+    assert again["id"] != first["id"]

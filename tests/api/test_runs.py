@@ -69,6 +69,7 @@ def test_runs_filter_by_schedule_state_and_nominal_fire(env: Env) -> None:
         ("state=exploded", "state"),
         ("since=yesterday", "since"),
         ("until=2026-03-02T12:00:00", "until"),  # no offset: ambiguous
+        ("since=9999-12-31T23:59:59-14:00", "since"),  # past year 9999 in UTC
         ("limit=0", "limit"),
         ("cursor=eyJrIjoic2NoZWR1bGVzIiwidiI6ImEifQ", "cursor"),  # a schedules cursor
         ("cursor=eyJrIjoicnVucyIsInYiOiJ4In0", "cursor"),  # a runs cursor without an id

@@ -131,6 +131,9 @@ def test_create_stores_a_schedule_owned_by_the_api(env: Env) -> None:
         ({"every": "1h", "task": "nightly"}, ["name"]),
         ({"name": "x", "every": "1h", "task": "nightly", "retries": -1}, ["retries"]),
         ({"name": "x", "every": "1h", "task": "nightly", "colour": "red"}, ["colour"]),
+        ({"name": "x", "every": "1h", "task": "nightly", "jitter": "99999999d"}, ["jitter"]),
+        ({"name": "x", "every": "1h", "task": "nightly", "retries": 10**30}, ["retries"]),
+        ({"name": "x", "at": "0001-01-01T00:00:00+14:00", "task": "nightly"}, ["at"]),
         (
             {"name": "x", "every": "1h", "task": "nightly", "overlap": "x", "tz": 3},
             ["overlap", "tz"],
@@ -146,6 +149,9 @@ def test_create_stores_a_schedule_owned_by_the_api(env: Env) -> None:
         "no-name",
         "retries",
         "unknown",
+        "long-jitter",
+        "huge-retries",
+        "at-before-year-1",
         "two",
     ],
 )

@@ -4,11 +4,15 @@ cancel and retry by state."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tickwork.errors import (
     NotPermittedError,
@@ -186,3 +190,69 @@ def test_retry_requeues_a_failed_run_with_one_more_attempt(store: Store, api: AP
     assert [c.run.attempt for c in claimed if c.run.id == run.id] == [2]
     with pytest.raises(RunNotFoundError):
         api.retry_run(10**9, T0)
+
+
+def test_retry_of_a_run_cancelled_before_its_retries_keeps_them(
+    store: Store, api: APIStore
+) -> None:
+    add_schedule(store, "job", retries=2)
+    run = store.trigger("job", T0)
+    api.cancel_run(run.id, T0, "by hand")
+    again = api.retry_run(run.id, T0 + MINUTE)
+    assert (again.attempt, again.max_attempts) == (0, 3)
+
+
+NAME_CHARS = "abcxyz019._-"
+
+
+@given(
+    names=st.sets(st.text(NAME_CHARS, min_size=1, max_size=6), min_size=0, max_size=15),
+    limit=st.integers(1, 6),
+    data=st.data(),
+)
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_walking_pages_sees_each_schedule_once_while_others_come_and_go(
+    api: APIStore, names: set[str], limit: int, data: st.DataObject
+) -> None:
+    """Keyset pages: whatever is added or retired during the walk, every schedule present
+    from start to end is seen exactly once, and none twice (each example under a fresh
+    prefix, so examples share the store but not their schedules)."""
+    prefix = f"p{uuid.uuid4().hex[:8]}-"
+    full = sorted(prefix + n for n in names)
+    if full:
+        api.change_api_schedules([create(n) for n in full], T0)
+    churn = data.draw(st.lists(st.text(NAME_CHARS, min_size=1, max_size=6), max_size=5))
+    seen: list[str] = []
+    after = None
+    for step in range(100):
+        page = api.schedule_page(after=after, limit=limit, prefix=prefix)
+        seen += [r.name for r in page.rows]
+        if step < len(churn):  # a newcomer, not among those that must be seen
+            extra = f"{prefix}new-{churn[step]}"
+            if extra not in full and extra not in seen:
+                with contextlib.suppress(ScheduleConflictError):
+                    api.change_api_schedules([create(extra)], T0)
+        if not page.more:
+            break
+        after = page.rows[-1].name
+    assert len(seen) == len(set(seen))
+    assert set(full) <= set(seen)
+
+
+def test_old_idempotency_keys_are_forgotten_in_batches(api: APIStore) -> None:
+    for n in range(5):
+        api.remember_response("p", "r", f"k{n}", StoredResponse("h", 200, n), T0 + n * MINUTE)
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 2
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 1
+    assert api.forget_idempotency_keys(T0 + 3 * MINUTE, batch=2) == 0
+    assert [api.stored_response("p", "r", f"k{n}") is None for n in range(5)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -169,6 +169,11 @@ class APIStore(Protocol):
         the one stored: this one, or another request's that got there first."""
         ...
 
+    def forget_idempotency_keys(self, created_before: datetime, batch: int = 1000) -> int:
+        """Delete up to ``batch`` stored answers created before the instant, oldest first;
+        returns how many. A key forgotten can be used again as a new one."""
+        ...
+
     def cancel_run(self, run_id: int, now: datetime, reason: str) -> Run:
         """A waiting run (queued or retrying) becomes ``cancelled``; a running one too: its
         lease is cleared, so the holder's next heartbeat is refused and it stops the
@@ -179,6 +184,7 @@ class APIStore(Protocol):
     def retry_run(self, run_id: int, now: datetime) -> Run:
         """A finished run that did not succeed (failed, timed_out, cancelled) is queued
         again, due now, with the same nominal fire (so the same idempotency key) and
-        ``max_attempts`` raised to ``attempt + 1`` so one more attempt may run. Raises
+        ``max_attempts`` raised to at least ``attempt + 1`` so one more attempt may run (a run
+        cancelled before it used its retries keeps them). Raises
         ``RunNotFoundError``, and ``ScheduleConflictError`` for a run in another state."""
         ...

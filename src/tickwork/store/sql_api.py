@@ -347,6 +347,30 @@ class APISQLMixin(SQLStore):
         assert stored is not None
         return stored
 
+    @_retried
+    def forget_idempotency_keys(self, created_before: datetime, batch: int = 1000) -> int:
+        """Delete up to ``batch`` stored answers created before the instant (oldest first);
+        how many were deleted. Call again while it returns ``batch``."""
+        _aware(created_before, "created_before")
+        if batch <= 0:
+            raise InvalidSpecError("batch", batch, "a positive number of keys per transaction")
+        c = idempotency_keys.c
+        oldest = (
+            select(c.principal, c.route, c.key)
+            .where(c.created_at < created_before)
+            .order_by(c.created_at)
+            .limit(batch)
+        )
+        with self._transaction("forget old idempotency keys", write=True) as conn:
+            found = conn.execute(oldest).all()
+            for principal, route, key in found:
+                conn.execute(
+                    delete(idempotency_keys).where(
+                        c.principal == principal, c.route == route, c.key == key
+                    )
+                )
+        return len(found)
+
     def _stored(self, conn: Connection, ident: dict[str, str]) -> StoredResponse | None:
         found = (
             conn.execute(
@@ -414,18 +438,20 @@ class APISQLMixin(SQLStore):
             ).scalar_one()
             if retired:
                 raise ScheduleNotFoundError(run.schedule)
+            # At least one more attempt; a run cancelled before it used its retries keeps them.
+            attempts = max(run.max_attempts, run.attempt + 1)
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.state == run.state.value)
                 .values(
                     state=RunState.queued.value,
                     due_at=now,
-                    max_attempts=run.attempt + 1,
+                    max_attempts=attempts,
                     finished_at=None,
                 )
             )
             log = _EventLog(now)
-            detail = {"was": run.state.value, "max_attempts": run.attempt + 1}
+            detail = {"was": run.state.value, "max_attempts": attempts}
             log.add(run_id, events.RUN_RETRY_REQUESTED, RunState.queued, run.attempt, detail)
             log.write(conn)
             self._announce_runs(conn)

@@ -33,4 +33,7 @@ class IntervalTrigger:
         if instant < anchor:
             return self.anchor
         n = (instant - anchor) // self.every + 1
-        return (anchor + n * self.every).astimezone(self.anchor.tzinfo)
+        try:
+            return (anchor + n * self.every).astimezone(self.anchor.tzinfo)
+        except OverflowError:  # the next fire lies past year 9999: there is none
+            return None

@@ -14,7 +14,12 @@ from fastapi import APIRouter
 from tickwork.app import Tickwork
 from tickwork.web.api.auth import scope_dependency
 from tickwork.web.api.common import API
-from tickwork.web.api.problems import FieldError, problem_for, problem_response
+from tickwork.web.api.problems import (
+    PROBLEM_RESPONSES,
+    FieldError,
+    problem_for,
+    problem_response,
+)
 from tickwork.web.api.route import route_class
 from tickwork.web.api.runs import add_run_routes
 from tickwork.web.api.schedules import add_schedule_routes
@@ -27,7 +32,12 @@ PREFIX = "/api/v1"
 def build_api_router(tw: Tickwork) -> APIRouter:
     """Every ``/api/v1`` route of ``tw``, each needing a token with a scope (read, write,
     admin) unless the config says ``api_auth = "none"`` (a warning is logged)."""
-    router = APIRouter(prefix=PREFIX, route_class=route_class(tw.metrics), tags=["tickwork"])
+    router = APIRouter(
+        prefix=PREFIX,
+        route_class=route_class(tw.metrics),
+        tags=["tickwork"],
+        responses=PROBLEM_RESPONSES,
+    )
     api = API(tw, scope_dependency(tw))
     add_schedule_routes(router, api)
     add_run_routes(router, api)

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tickwork.errors import (
@@ -36,6 +36,7 @@ from tickwork.errors import (
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
     "FieldError",
     "problem_for",
     "problem_response",
@@ -70,6 +71,41 @@ SLUGS = {
     422: "invalid-input",
     500: "internal-error",
     503: "unavailable",
+}
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "retryable", "errors"],
+    "properties": {
+        "type": {"type": "string", "examples": ["urn:tickwork:problem:invalid-input"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "retryable": {"type": "boolean"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message", "expected", "got"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "expected": {"type": "string"},
+                    "got": {},
+                },
+            },
+        },
+    },
+}
+# The error answers every route documents (OpenAPI), instead of FastAPI's default 422 shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": TITLES[status],
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+    }
+    for status in (400, 401, 403, 404, 409, 412, 422, 503)
 }
 
 
@@ -154,9 +190,12 @@ def problem_for(exc: Exception, *, instance: str | None = None) -> Response | No
         err = FieldError(exc.field, str(exc), exc.expected, exc.got)
         return problem_response(403, str(exc), errors=[err], instance=instance)
     if isinstance(exc, StoreUnavailableError):
+        # The full message names the database (host, file): logged, never sent, since
+        # this can answer a request whose token could not even be checked yet.
+        log.warning("answered 503: %s", exc, extra={"action": "api_store_unavailable"})
         return problem_response(
             503,
-            str(exc),
+            "the database is unavailable or busy; retrying later can help",
             retryable=True,
             instance=instance,
             retry_after=RETRY_AFTER_SECONDS,

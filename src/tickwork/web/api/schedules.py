@@ -12,7 +12,7 @@ from starlette.responses import Response
 from tickwork.app_api import APIScheduleEdit
 from tickwork.errors import ScheduleNotFoundError, StateConflictError
 from tickwork.model import CatchupPolicy, OverlapPolicy, ScheduleRow
-from tickwork.spec import KEYS
+from tickwork.spec import KEYS, MAX_CATCHUP_LIMIT, MAX_RETRIES
 from tickwork.tokens import Principal
 from tickwork.web.api.common import (
     API,
@@ -58,14 +58,14 @@ SCHEDULE_SCHEMA: dict[str, Any] = {
         "shell": _TEXT,
         "cwd": _TEXT,
         "user": _TEXT,
-        "retries": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
         "backoff": _DURATION,
         "backoff_max": _DURATION,
         "timeout": _DURATION,
         "overlap": {"enum": [p.value for p in OverlapPolicy]},
         "catchup": {"enum": [p.value for p in CatchupPolicy]},
         "catchup_window": _DURATION,
-        "catchup_limit": {"type": "integer", "minimum": 0, "maximum": 100000},
+        "catchup_limit": {"type": "integer", "minimum": 0, "maximum": MAX_CATCHUP_LIMIT},
         "misfire_grace": _DURATION,
         "jitter": _DURATION,
         "start_at": {"type": "string", "format": "date-time"},
