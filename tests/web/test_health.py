@@ -82,8 +82,12 @@ def test_ready_is_503_with_the_reason_when_the_database_is_unreachable(
     body = ready.json()
     assert body["status"] == "not ready"
     assert body["checks"] == {"database": "unreachable"}
-    assert body["reason"].startswith("database unreachable: ")
-    assert "retrying later can help" in body["reason"]
+    assert body["reason"] == (
+        "database unreachable (StoreUnavailableError; the process log says why); "
+        "retrying later can help"
+    )
+    assert "127.0.0.1" not in ready.text  # where the database is stays private
+    assert str(tmp_path) not in ready.text
 
 
 def test_ready_follows_the_heartbeat_of_this_process_loops(

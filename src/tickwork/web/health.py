@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from tickwork.events import STORE_UNAVAILABLE
 from tickwork.model import WorkerInfo
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
 
 __all__ = ["Readiness", "assess_loops", "build_health_router", "check_readiness"]
+
+log = logging.getLogger("tickwork.web")
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -69,8 +73,15 @@ def check_readiness(tw: Tickwork) -> Readiness:
     try:
         workers = tw.store.list_workers()
         now = tw.clock.now()
-    except Exception as err:  # any failure to read is "not ready", said as it is
-        return Readiness(False, f"database unreachable: {err}", {"database": "unreachable"})
+    except Exception as err:  # any failure to read is "not ready"
+        # The store's message names the database (host, file): logged, never answered, as
+        # /ready needs no token.
+        log.warning(
+            "/ready: the database cannot be read: %s", err, extra={"action": STORE_UNAVAILABLE}
+        )
+        retry = "retrying later can help" if getattr(err, "retryable", False) else "see the log"
+        why = f"database unreachable ({type(err).__name__}; the process log says why); {retry}"
+        return Readiness(False, why, {"database": "unreachable"})
     checks = {"database": "ok"}
     own = next((w for w in workers if w.id == tw.worker_id), None)
     reason = assess_loops(tw.roles, own, now, tw.settings.lease)
