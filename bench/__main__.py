@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import next_fire
+from bench import api, next_fire
 from bench.report import Options, Report
 
 
@@ -29,6 +29,7 @@ WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
         Workload("next", "CronTrigger.next_after per fire; tickwork next", next_fire.run),
+        Workload("api", "GET /api/v1/schedules at 50 connections (uvicorn)", api.run, True),
     ]
 }
 

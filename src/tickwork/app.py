@@ -26,7 +26,7 @@ from tickwork.errors import ConfigError, InvalidSpecError, NotAppliedError, Sche
 from tickwork.executors import Executors
 from tickwork.executors.shadow import ShadowExecutors
 from tickwork.logs import configure_logging
-from tickwork.metrics import Metrics
+from tickwork.metrics import Metrics, SystemCollector
 from tickwork.model import Run, ScheduleRow, WorkerInfo
 from tickwork.reaper import Reaper
 from tickwork.revisions import Plan
@@ -97,6 +97,7 @@ class Tickwork(APIOperations, Revisions):
         if shadow is None:
             shadow = os.environ.get("TICKWORK_SHADOW", "").lower() in ("1", "true", "yes", "on")
         self.shadow = shadow
+        self._roles: tuple[str, ...] = ()  # the loops this process runs now (/ready checks them)
         self.executors: Executors = ShadowExecutors() if shadow else Executors()
 
     # -- definitions ---------------------------------------------------------------------
@@ -143,8 +144,30 @@ class Tickwork(APIOperations, Revisions):
     def metrics(self) -> Metrics:
         """This app's Prometheus metrics (its own registry; ``/metrics`` exposes it)."""
         if self._metrics is None:
-            self._metrics = Metrics()
+            # Whole-system figures come from the database at scrape time (docs/metrics.md).
+            system = SystemCollector(
+                lambda: self.store, lambda: self.clock.now(), stale_after=self.settings.lease
+            )
+            self._metrics = Metrics(system)
         return self._metrics
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The loops this process runs at the moment ("scheduler", "worker"); empty when it
+        only serves (``tickwork api``) or has stopped."""
+        return self._roles
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (SIGTERM, ``stop()``): the process is draining."""
+        return self._stop.is_set() and bool(self._roles)
+
+    def router(self) -> Any:
+        """A FastAPI ``APIRouter`` with /health, /ready, /metrics, the API (/api/v1) and the
+        dashboard: ``app.include_router(tw.router(), prefix="/tickwork")``."""
+        from tickwork.web import build_router  # FastAPI is imported only when served
+
+        return build_router(self)
 
     @property
     def store(self) -> Store:
@@ -257,6 +280,7 @@ class Tickwork(APIOperations, Revisions):
                     concurrency=self.settings.concurrency,
                     lease=self.settings.lease,
                     on_idle_slot=lambda: wake[0].wake() if wake else None,
+                    on_recorded=self.metrics.observe_run,
                 )
                 if worker
                 else None
@@ -307,9 +331,12 @@ class Tickwork(APIOperations, Revisions):
         differs from the stored schedules."""
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
+        # From here until a requested stop has drained, /ready expects these loops to be
+        # registered and heartbeating (not ready while starting, nor if the loop dies).
+        self._roles = _roles(scheduler, worker)
         engine = self.engine(scheduler=scheduler, worker=worker)
         self.sync(require_applied=require_applied)
-        roles = ",".join(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
+        roles = ",".join(self._roles)
         self.register(roles)
         log.info(
             "tickwork running",
@@ -331,12 +358,15 @@ class Tickwork(APIOperations, Revisions):
                 if unlisten is not None:
                     unlisten()
                 self._drain()
+                if self._stop.is_set():
+                    self._roles = ()
 
     def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
         """Run the loop in a background thread (for embedding); ``stop()`` ends it."""
         if self._worker_thread is not None:
             return
         self._stop.clear()
+        self._roles = _roles(scheduler, worker)  # /ready: not ready until they heartbeat
         self._worker_thread = threading.Thread(
             target=self.run,
             kwargs={"scheduler": scheduler, "worker": worker, "install_signals": False},
@@ -402,6 +432,10 @@ class Tickwork(APIOperations, Revisions):
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def _roles(scheduler: bool, worker: bool) -> tuple[str, ...]:
+    return tuple(r for r, on in (("scheduler", scheduler), ("worker", worker)) if on)
 
 
 def _redact(url: str) -> str:

@@ -150,5 +150,12 @@ class FakeClock:
                 return True
             if self._now >= until:
                 return False
-            self._changed.wait(self._real_timeout)
+            # Until the fake time moves or ``wake`` is set (``Engine.wake``, ``Tickwork.stop``
+            # set it without touching this clock, hence the short slices).
+            seen, give_up = self._now, time.monotonic() + self._real_timeout
+            while not wake.is_set() and self._now == seen:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(min(left, 0.01))
         return wake.is_set()

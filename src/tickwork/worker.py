@@ -21,7 +21,7 @@ from tickwork.clock import Clock
 from tickwork.context import TaskContext
 from tickwork.errors import InvalidSpecError, StoreUnavailableError, TickworkError
 from tickwork.executors import Execution, Executors
-from tickwork.model import ClaimedRun, Outcome, RunState
+from tickwork.model import ClaimedRun, Outcome, Run, RunState
 from tickwork.policies.retry import next_attempt_at
 from tickwork.spec import ScheduleSpec
 from tickwork.store.base import Store
@@ -57,12 +57,14 @@ class Worker:
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
         on_idle_slot: Callable[[], None] | None = None,
+        on_recorded: Callable[[Run, Outcome], None] | None = None,
     ) -> None:
         self.store, self.tasks, self.executors, self.clock = store, tasks, executors, clock
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.lease = lease
         self._on_idle_slot = on_idle_slot
+        self._on_recorded = on_recorded  # an attempt's outcome was written (metrics)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tickwork")
         self._inflight: dict[int, _InFlight] = {}
         self._changed = threading.Condition()
@@ -236,6 +238,8 @@ class Worker:
                 extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
             )
             return
+        if self._on_recorded is not None:
+            self._on_recorded(run, outcome)
         action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"
         level = logging.INFO if outcome.state is RunState.succeeded else logging.WARNING
         log.log(

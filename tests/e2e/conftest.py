@@ -56,7 +56,10 @@ class Processes:
         wrapper: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
         """``tickwork <command> --config <config>``; ``env`` is added to this process's
-        environment, ``wrapper`` goes in front (``faketime -f +5m``)."""
+        environment, ``wrapper`` goes in front (``faketime -f +5m``). ``run`` serves on a
+        free port (``--port 0``) unless ``extra`` says otherwise."""
+        if command == "run" and not {"--port", "--no-web"} & set(extra):
+            extra = (*extra, "--port", "0")  # several processes: each serves on a free port
         log = open(self.log_path(len(self.procs)), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*wrapper, *TICKWORK, command, "--config", str(config), *extra],

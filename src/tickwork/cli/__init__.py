@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 COMMANDS = {
     "next": "tickwork.cli.next_cmd:next_command",
     "run": "tickwork.cli.run_cmd:run_command",
+    "api": "tickwork.cli.api_cmd:api_command",
     "scheduler": "tickwork.cli.run_cmd:scheduler_command",
     "worker": "tickwork.cli.run_cmd:worker_command",
     "workers": "tickwork.cli.run_cmd:workers_command",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
 
 from tickwork.app import Tickwork
+from tickwork.cli.api_cmd import host_option, port_option, serving
 from tickwork.cli.common import (
     EXIT_INVALID,
     config_option,
@@ -33,7 +35,10 @@ def _run(
     concurrency: int | None = None,
     require_applied: bool = False,
     shadow: bool | None = None,
+    web: tuple[str | None, int | None] | None = None,
 ) -> None:
+    """Run the engine in this thread; with ``web`` = (host, port) also serve the API and
+    dashboard (``create_app``) until the engine has drained."""
     tw = load_app(config_path)
     with errors_to_exit_codes():
         missing = runnable_problems(tw.settings)
@@ -47,7 +52,8 @@ def _run(
     configure_logging(tw.settings.log_level)
     with errors_to_exit_codes():
         try:
-            tw.run(scheduler=scheduler, worker=worker, require_applied=require_applied)
+            with serving(tw, *web) if web is not None else nullcontext():
+                tw.run(scheduler=scheduler, worker=worker, require_applied=require_applied)
         finally:
             tw.close()
 
@@ -78,15 +84,29 @@ shadow_option = click.option(
 @concurrency_option
 @require_applied_option
 @shadow_option
+@host_option
+@port_option
+@click.option(
+    "--no-web",
+    is_flag=True,
+    help="Do not serve the API, dashboard, /health, /ready and /metrics (headless).",
+)
 def run_command(
-    config_path: str | None, concurrency: int | None, require_applied: bool, shadow: bool
+    config_path: str | None,
+    concurrency: int | None,
+    require_applied: bool,
+    shadow: bool,
+    host: str | None,
+    port: int | None,
+    no_web: bool,
 ) -> None:
-    """Run scheduler and worker in this process until SIGINT/SIGTERM.
+    """Run scheduler, worker and the HTTP API + dashboard in this process until
+    SIGINT/SIGTERM (default 127.0.0.1:8000, [tickwork] api_host/api_port).
 
     Config schedules are synced into the store first (new, changed, retired), recorded as
     a revision when something changed; with --require-applied a config that differs from
     the store stops the start instead. On a signal no new runs are claimed, running tasks
-    get stop_grace, then their leases are released.
+    get stop_grace, then their leases are released, and then the web server stops.
     """
     _run(
         config_path,
@@ -95,6 +115,7 @@ def run_command(
         concurrency=concurrency,
         require_applied=require_applied,
         shadow=shadow or None,
+        web=None if no_web else (host, port),
     )
 
 

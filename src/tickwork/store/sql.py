@@ -92,6 +92,7 @@ from tickwork.store.base import (
     SyncReport,
 )
 from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
+from tickwork.store.sql_metrics import SQLMetricsQueries
 from tickwork.store.sql_revisions import SQLRevisions
 
 __all__ = ["SQLStore"]
@@ -174,7 +175,7 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return attempt
 
 
-class SQLStore(SQLRevisions, ABC):
+class SQLStore(SQLMetricsQueries, SQLRevisions, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
     def __init__(self, engine: Engine, *, label: str) -> None:
