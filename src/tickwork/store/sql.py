@@ -92,6 +92,7 @@ from tickwork.store.base import (
     SyncReport,
 )
 from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
+from tickwork.store.sql_ops import OpsSQLMixin
 
 __all__ = ["SQLStore"]
 
@@ -172,7 +173,7 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return attempt
 
 
-class SQLStore(ABC):
+class SQLStore(OpsSQLMixin, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
     def __init__(self, engine: Engine, *, label: str) -> None:
@@ -849,7 +850,7 @@ class SQLStore(ABC):
                 self._announce_runs(conn)
             return self._runs_by_id(conn, [run.id for run in expired])
 
-    # -- runs: reading and pruning -------------------------------------------------------
+    # -- runs: reading (pruning: sql_ops.py) -------------------------------------------------------
 
     @_retried
     def get_run(self, run_id: int) -> Run | None:
@@ -897,39 +898,6 @@ class SQLStore(ABC):
             for state, n in conn.execute(stmt):
                 counts[RunState(state)] = int(n)
         return counts
-
-    def prune(self, finished_before: datetime, batch: int = 1000) -> int:
-        """Delete terminal runs finished before the instant, with their events, ``batch``
-        runs per transaction (oldest ids first). Waiting and running runs are never deleted.
-        Returns how many runs were deleted."""
-        _aware(finished_before, "finished_before")
-        if batch <= 0:
-            raise InvalidSpecError("batch", batch, "a positive number of runs per transaction")
-        oldest = (
-            select(runs.c.id)
-            .where(
-                runs.c.state.in_(_values(TERMINAL_STATES)),
-                runs.c.finished_at < finished_before,
-            )
-            .order_by(runs.c.id)
-            .limit(batch)
-        )
-        total = 0
-        while True:
-            deleted = self._prune_batch(oldest)
-            total += deleted
-            if deleted < batch:
-                return total
-
-    @_retried
-    def _prune_batch(self, oldest: Select[Any]) -> int:
-        """One transaction of ``prune``: delete the runs ``oldest`` selects, with events."""
-        with self._transaction("prune finished runs", write=True) as conn:
-            ids = list(conn.execute(oldest).scalars())
-            for chunk in _chunks(ids):
-                conn.execute(delete(run_events).where(run_events.c.run_id.in_(chunk)))
-                conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
-        return len(ids)
 
     # -- workers -------------------------------------------------------------------------
 
