@@ -9,7 +9,7 @@ raw paths; schedule names, never run ids).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["HTTP_BUCKETS", "Metrics"]
 
@@ -26,5 +26,13 @@ class Metrics:
             "Time to answer an HTTP request, by route template, method and status code.",
             ["method", "route", "status"],
             buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        # Alerts (monitor and webhook sender): outcome is created, delivered, retried
+        # (a failed attempt that will be tried again) or failed (given up).
+        self.alerts = Counter(
+            "tickwork_alerts",
+            "Alerts by kind (run_failed, overdue, paused_on_failure) and outcome.",
+            ["kind", "outcome"],
             registry=self.registry,
         )
