@@ -77,20 +77,25 @@ def parse_bound(text: str, field: str, default_tz: ZoneInfo | None = None) -> da
     value, zone = raw, default_tz
     if " " in raw:
         value, _, name = raw.rpartition(" ")
-        zone = load_zone(name, field)
+        try:
+            zone = load_zone(name, field)
+        except InvalidSpecError as err:
+            raise InvalidSpecError(
+                field, text, _BOUND, message=f"--{field} {text!r}: {err.message}"
+            ) from None
     try:
         instant = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidSpecError(field, text, _BOUND, message=f"bad {field} {text!r}") from None
+        raise InvalidSpecError(field, text, _BOUND, message=f"bad --{field} {text!r}") from None
     if instant.tzinfo is None:
         if zone is None:
             raise InvalidSpecError(
-                field, text, _BOUND, message=f"{field} {text!r} has no offset and no zone"
+                field, text, _BOUND, message=f"--{field} {text!r} has no offset and no zone"
             )
         instant = instant.replace(tzinfo=zone)
     elif " " in raw:
         raise InvalidSpecError(
-            field, text, _BOUND, message=f"{field} {text!r} has both an offset and a zone"
+            field, text, _BOUND, message=f"--{field} {text!r} has both an offset and a zone"
         )
     return instant
 
@@ -117,7 +122,12 @@ def plan_backfill(
     fires, an overlap policy a backfill cannot have."""
     spec = ScheduleSpec.from_stored(row.spec)
     if end < start:
-        raise InvalidSpecError("to", end.isoformat(), f"an instant at or after --from ({start})")
+        raise InvalidSpecError(
+            "to",
+            end.isoformat(),
+            f"an instant at or after --from ({start.isoformat()})",
+            message=f"--to {end.isoformat()} is before --from {start.isoformat()}",
+        )
     if end > now:
         raise InvalidSpecError(
             "to",

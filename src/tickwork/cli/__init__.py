@@ -33,6 +33,8 @@ COMMANDS = {
     "pause": "tickwork.cli.schedules_cmd:pause_command",
     "resume": "tickwork.cli.schedules_cmd:resume_command",
     "import-crontab": "tickwork.cli.import_cmd:import_crontab_command",
+    "backfill": "tickwork.cli.ops_cmd:backfill_command",
+    "doctor": "tickwork.cli.ops_cmd:doctor_command",
 }
 
 
