@@ -360,3 +360,11 @@ def test_now_must_be_aware(store: Store) -> None:
         ops(store).record_finished(datetime(2026, 1, 1), None, T0, pause_after=0, limit=10)
     with pytest.raises(InvalidSpecError):
         ops(store).record_finished(T0, None, T0, pause_after=-1, limit=10)
+
+
+def test_prune_deletes_alerts_older_than_the_cutoff(store: Store) -> None:
+    _two_alerts(store)  # created at T0 + 1 h
+    assert ops(store).prune_batch(T0 + HOUR, 100) == 2  # the runs finished before
+    assert len(ops(store).list_alerts()) == 2  # created at the cutoff: kept
+    ops(store).prune_batch(T0 + HOUR + SECOND, 100)
+    assert ops(store).list_alerts() == []

@@ -218,3 +218,32 @@ def test_an_unanswering_receiver_never_holds_up_the_scheduler(
             conn.close()
         sender.stop(timeout=10)
         silent.close()
+
+
+def test_the_documented_verification_snippet_accepts_a_real_alert(
+    failing_app: Callable[[str], Tickwork],
+    receiver: Callable[[list[int]], Receiver],
+    clock: FakeClock,
+) -> None:
+    docs = Path(__file__).parents[2] / "docs" / "operations.md"
+    section = docs.read_text().split("### Verifying the signature", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, str(docs), "exec"), namespace)
+    verify_tickwork = namespace["verify_tickwork"]
+    assert callable(verify_tickwork)
+
+    hook = receiver([])
+    tw = failing_app(hook.url)
+    fail_once(tw, clock)
+    sender = tw.alert_sender()
+    assert sender is not None
+    sender.run_once(clock.now())
+    [(headers, body)] = hook.received
+    signature = headers[SIGNATURE_HEADER]
+    message = verify_tickwork(SECRET, body, signature, max_age=10**10)
+    assert message["schedule"] == "broken"
+    with pytest.raises(ValueError, match="bad signature"):
+        verify_tickwork(SECRET, body.replace(b"broken", b"broker"), signature, max_age=10**10)
+    with pytest.raises(ValueError, match="stale"):
+        verify_tickwork(SECRET, body, signature)  # sent at fake 2026-03-02: long ago

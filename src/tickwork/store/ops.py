@@ -182,8 +182,8 @@ class OperationsStore(Protocol):
     def prune_batch(self, finished_before: datetime, batch: int) -> int:
         """One transaction: delete up to ``batch`` terminal runs finished before the
         instant (oldest ids first) with their events, adding them to ``tw_run_counts`` per
-        (schedule, state) so totals survive; also up to ``batch`` delivered or failed
-        alerts created before it. Returns the runs deleted."""
+        (schedule, state) so totals survive; also up to ``batch`` alerts created
+        before it. Returns the runs deleted."""
         ...
 
     def run_totals(self, schedule: str | None = None) -> dict[RunState, int]:

@@ -475,12 +475,11 @@ class OpsSQLMixin:
             .order_by(runs.c.id)
             .limit(batch)
         )
+        # Alerts too: delivered, given up, or never sent (no webhook configured); an alert
+        # older than the retention is news to no one.
         old_alerts = (
             select(alerts.c.id)
-            .where(
-                alerts.c.created_at < finished_before,
-                or_(alerts.c.delivered_at.is_not(None), alerts.c.failed_at.is_not(None)),
-            )
+            .where(alerts.c.created_at < finished_before)
             .order_by(alerts.c.id)
             .limit(batch)
         )
