@@ -21,6 +21,8 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
+    case,
     delete,
     func,
     or_,
@@ -61,6 +63,7 @@ __all__ = ["OpsSQLMixin"]
 FINAL_FAILURES = (RunState.failed.value, RunState.timed_out.value)
 FINISHED = (RunState.succeeded.value, *FINAL_FAILURES)
 ERROR_IN_ALERT = 2000  # characters of a run's error carried by its alert
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any fire: "no success yet"
 
 
 class _SQLInternals(Protocol):
@@ -186,10 +189,12 @@ class OpsSQLMixin:
             .order_by(schedules.c.id)
             .limit(max(limit, 0))
         )
-        with self._transaction("release backfill runs", write=True) as conn:
+        # A read first: no write transaction (SQLite: no write lock) when nothing is parked.
+        with self._transaction("look for parked backfill runs", write=False) as conn:
             waiting = conn.execute(select(runs.c.id).where(parked).limit(1)).first() is not None
-            if not waiting or limit <= 0:
-                return BackfillRelease(waiting=waiting)
+        if not waiting or limit <= 0:
+            return BackfillRelease(waiting=waiting)
+        with self._transaction("release backfill runs", write=True) as conn:
             released: list[int] = []
             for schedule_id in conn.execute(idle).scalars().all():
                 oldest = (
@@ -248,34 +253,27 @@ class OpsSQLMixin:
                     and_(runs.c.finished_at == at, runs.c.id > run_id),
                 )
             )
-        with self._transaction("record finished runs", write=True) as conn:
+        # Read, then write only when runs finished: what the write recomputes is idempotent,
+        # so a run seen here and changed before the write is still counted right.
+        with self._transaction("read finished runs", write=False) as conn:
             seen = [_sql._run(r) for r in conn.execute(stmt).mappings()]
-            if not seen:
-                return FinishedReport(cursor=after)
-            created: list[Alert] = []
-            for run in seen:
-                if run.state.value in FINAL_FAILURES:
-                    alert = _insert_alert(
-                        self,
-                        conn,
-                        now,
-                        kind="run_failed",
-                        schedule=run.schedule,
-                        fire=run.nominal_fire,
-                        run_id=run.id,
-                        payload=_run_payload(run),
-                    )
-                    if alert is not None:
-                        created.append(alert)
+        if not seen:
+            return FinishedReport(cursor=after)
+        failures = [
+            _alert_values("run_failed", run.schedule, run.nominal_fire, run.id, _run_payload(run))
+            for run in seen
+            if run.state.value in FINAL_FAILURES
+        ]
+        touched = sorted({run.schedule_id for run in seen})
+        with self._transaction("record finished runs", write=True) as conn:
+            created = _insert_alerts(self, conn, now, failures)
+            streaks = _refresh_health(self, conn, touched, now)
             paused: list[str] = []
-            for schedule_id in sorted({run.schedule_id for run in seen}):
-                streak = _refresh_health(self, conn, schedule_id, now)
-                if pause_after and streak is not None and streak[0] >= pause_after:
-                    count, latest = streak
-                    alert = _pause_on_failure(self, conn, schedule_id, count, latest, now)
-                    if alert is not None:
-                        created.append(alert)
-                        paused.append(alert.schedule)
+            if pause_after:
+                due = {sid: streak for sid, streak in streaks.items() if streak[0] >= pause_after}
+                pausing = _pause_on_failure(self, conn, due, now)
+                created += pausing
+                paused = [alert.schedule for alert in pausing]
         last = seen[-1]
         assert last.finished_at is not None
         return FinishedReport(
@@ -337,23 +335,18 @@ class OpsSQLMixin:
                     if verdict is None:
                         cleared.append(row.name)
                         continue
-                    alert = _insert_alert(
+                    payload = {
+                        "kind": "overdue",
+                        "schedule": row.name,
+                        "fire": verdict[0].isoformat(),
+                        "overdue_since": verdict[1].isoformat(),
+                    }
+                    created += _insert_alerts(
                         self,
                         conn,
                         now,
-                        kind="overdue",
-                        schedule=row.name,
-                        fire=verdict[0],
-                        run_id=None,
-                        payload={
-                            "kind": "overdue",
-                            "schedule": row.name,
-                            "fire": verdict[0].isoformat(),
-                            "overdue_since": verdict[1].isoformat(),
-                        },
+                        [_alert_values("overdue", row.name, verdict[0], None, payload)],
                     )
-                    if alert is not None:
-                        created.append(alert)
         return OverdueReport(
             next_after=rows[-1]["id"] if len(rows) >= max(limit, 1) else None,
             overdue=tuple(overdue),
@@ -563,109 +556,149 @@ def _run_payload(run: Run) -> dict[str, Any]:
     }
 
 
-def _insert_alert(
-    store: _SQLInternals,
-    conn: Connection,
-    now: datetime,
-    *,
-    kind: str,
-    schedule: str,
-    fire: datetime,
-    run_id: int | None,
-    payload: dict[str, Any],
-) -> Alert | None:
-    """Insert an alert unless (kind, schedule, fire) has one; the new alert or None."""
-    stmt = (
-        store._dialect_insert(alerts)
-        .values(
-            kind=kind,
-            schedule=schedule,
-            fire=fire.astimezone(UTC),
-            run_id=run_id,
-            payload=payload,
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["kind", "schedule", "fire"])
+def _alert_values(
+    kind: str, schedule: str, fire: datetime, run_id: int | None, payload: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "schedule": schedule,
+        "fire": fire.astimezone(UTC),
+        "run_id": run_id,
+        "payload": payload,
+    }
+
+
+def _insert_alerts(
+    store: _SQLInternals, conn: Connection, now: datetime, items: Sequence[dict[str, Any]]
+) -> list[Alert]:
+    """Insert alerts, leaving alone each (kind, schedule, fire) that has one already (the
+    unique index decides); the new ones, in one statement (SQLAlchemy's insertmanyvalues
+    gathers what RETURNING gives back)."""
+    if not items:
+        return []
+    stmt = store._dialect_insert(alerts).on_conflict_do_nothing(
+        index_elements=["kind", "schedule", "fire"]
     )
     assert isinstance(stmt, Insert)
-    row = conn.execute(stmt.returning(*alerts.c)).mappings().one_or_none()
-    return None if row is None else _alert(row)
+    rows = [{**item, "created_at": now, "attempts": 0, "next_attempt_at": now} for item in items]
+    made = conn.execute(stmt.returning(*alerts.c), rows).mappings().all()
+    return sorted((_alert(r) for r in made), key=lambda alert: alert.id)
 
 
 def _refresh_health(
-    store: _SQLInternals, conn: Connection, schedule_id: int, now: datetime
-) -> tuple[int, datetime] | None:
-    """Recompute one schedule's health from its runs (and what pruning left in the health
-    row). Returns (failures in a row, latest of them) when it has failures since its last
-    success, else None."""
-    stored = conn.execute(
-        select(schedule_health.c.last_success_fire, schedule_health.c.last_success_at).where(
-            schedule_health.c.schedule_id == schedule_id
+    store: _SQLInternals, conn: Connection, schedule_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[int, datetime]]:
+    """Recompute the health of these schedules from their runs (and what pruning left in
+    their health rows), a few grouped statements per 200 schedules. Returns (failures in a
+    row, latest of them) for each schedule that has failures since its last success."""
+    streaks: dict[int, tuple[int, datetime]] = {}
+    for chunk in _sql._chunks(schedule_ids, 200):
+        ids = list(chunk)
+        known: dict[int, tuple[datetime | None, datetime | None]] = dict.fromkeys(ids, (None, None))
+        stored = select(
+            schedule_health.c.schedule_id,
+            schedule_health.c.last_success_fire,
+            schedule_health.c.last_success_at,
+        ).where(schedule_health.c.schedule_id.in_(ids))
+        succeeded = (
+            select(
+                runs.c.schedule_id,
+                _instant(func.max(runs.c.nominal_fire)),
+                _instant(func.max(runs.c.finished_at)),
+            )
+            .where(runs.c.schedule_id.in_(ids), runs.c.state == RunState.succeeded.value)
+            .group_by(runs.c.schedule_id)
         )
-    ).one_or_none()
-    fire, at = conn.execute(
-        select(
-            _instant(func.max(runs.c.nominal_fire)), _instant(func.max(runs.c.finished_at))
-        ).where(runs.c.schedule_id == schedule_id, runs.c.state == RunState.succeeded.value)
-    ).one()
-    if stored is not None:
-        fire = max((t for t in (fire, stored[0]) if t is not None), default=None)
-        at = max((t for t in (at, stored[1]) if t is not None), default=None)
-    failures = select(func.count(), _instant(func.max(runs.c.nominal_fire))).where(
-        runs.c.schedule_id == schedule_id, runs.c.state.in_(FINAL_FAILURES)
-    )
-    if fire is not None:
-        failures = failures.where(runs.c.nominal_fire > fire)
-    count, latest = conn.execute(failures).one()
-    _upsert_health(
-        store,
-        conn,
-        schedule_id,
-        now,
-        last_success_fire=fire,
-        last_success_at=at,
-        consecutive_failures=int(count),
-    )
-    return (int(count), latest) if count else None
+        for statement in (stored, succeeded):
+            for sid, fire, at in conn.execute(statement):
+                old_fire, old_at = known[sid]
+                known[sid] = (_latest(old_fire, fire), _latest(old_at, at))
+        whens = [
+            (runs.c.schedule_id == sid, bindparam(None, fire, type_=UTCDateTime()))
+            for sid, (fire, _) in known.items()
+            if fire is not None
+        ]
+        epoch = bindparam(None, _EPOCH, type_=UTCDateTime())
+        since: Any = case(*whens, else_=epoch) if whens else epoch
+        failed = (
+            select(runs.c.schedule_id, func.count(), _instant(func.max(runs.c.nominal_fire)))
+            .where(
+                runs.c.schedule_id.in_(ids),
+                runs.c.state.in_(FINAL_FAILURES),
+                runs.c.nominal_fire > since,
+            )
+            .group_by(runs.c.schedule_id)
+        )
+        for sid, count, latest in conn.execute(failed):
+            streaks[sid] = (int(count), latest)
+        stmt = store._dialect_insert(schedule_health)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["schedule_id"],
+                set_={
+                    "last_success_fire": stmt.excluded.last_success_fire,
+                    "last_success_at": stmt.excluded.last_success_at,
+                    "consecutive_failures": stmt.excluded.consecutive_failures,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            ),
+            [
+                {
+                    "schedule_id": sid,
+                    "last_success_fire": fire,
+                    "last_success_at": at,
+                    "consecutive_failures": streaks.get(sid, (0, None))[0],
+                    "updated_at": now,
+                }
+                for sid, (fire, at) in sorted(known.items())
+            ],
+        )
+    return streaks
 
 
 def _pause_on_failure(
     store: _SQLInternals,
     conn: Connection,
-    schedule_id: int,
-    count: int,
-    latest: datetime,
+    streaks: dict[int, tuple[int, datetime]],
     now: datetime,
-) -> Alert | None:
-    """Pause an active schedule after ``count`` failures in a row, once per latest failure:
-    the alert's unique key says whether this failure already paused it."""
-    row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).mappings().one()
-    if row["paused"] or row["retired"]:
-        return None
-    alert = _insert_alert(
-        store,
-        conn,
-        now,
-        kind="paused_on_failure",
-        schedule=row["name"],
-        fire=latest,
-        run_id=None,
-        payload={
+) -> list[Alert]:
+    """Pause the active schedules of ``streaks`` (failures in a row, latest failure), once
+    per latest failure: the alert's unique key says whether this failure paused it already
+    (a schedule resumed by hand stays resumed until it fails again)."""
+    if not streaks:
+        return []
+    active = conn.execute(
+        select(schedules.c.id, schedules.c.name).where(
+            schedules.c.id.in_(list(streaks)),
+            schedules.c.paused.is_(False),
+            schedules.c.retired.is_(False),
+        )
+    ).all()
+    items = []
+    for sid, name in active:
+        count, latest = streaks[sid]
+        payload = {
             "kind": "paused_on_failure",
-            "schedule": row["name"],
+            "schedule": name,
             "fire": latest.isoformat(),
             "consecutive_failures": count,
-        },
-    )
-    if alert is not None:
+        }
+        items.append(_alert_values("paused_on_failure", name, latest, None, payload))
+    made = _insert_alerts(store, conn, now, items)
+    if made:
         conn.execute(
             update(schedules)
-            .where(schedules.c.id == schedule_id, schedules.c.paused.is_(False))
+            .where(
+                schedules.c.name.in_([alert.schedule for alert in made]),
+                schedules.c.paused.is_(False),
+            )
             .values(paused=True, updated_at=now, version=schedules.c.version + 1)
         )
-    return alert
+    return made
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _upsert_health(
