@@ -188,8 +188,8 @@ def run_backfill(
             "schedule": plan.schedule,
             "from": plan.start.isoformat(),
             "to": plan.end.isoformat(),
-            "created": created,
-            "existing": existing,
+            "runs_created": created,
+            "fires_with_runs": existing,
             "overlap": plan.overlap.value,
         },
     )

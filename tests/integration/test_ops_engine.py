@@ -3,6 +3,7 @@ backfill fed one run at a time, automatic retention."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -153,8 +154,9 @@ def test_paused_after_n_failures_in_a_row(
 
 
 def test_backfill_runs_each_fire_once_oldest_first_one_at_a_time(
-    ops_tw: Callable[..., Tickwork], clock: FakeClock
+    ops_tw: Callable[..., Tickwork], clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tickwork")  # log records are built, not dropped
     tw = ops_tw(concurrency=4)
     seen: list[str] = []
     running = [0]
@@ -174,6 +176,8 @@ def test_backfill_runs_each_fire_once_oldest_first_one_at_a_time(
     assert len(plan.fires) == 6
     first = tw.backfill(plan)
     assert (first.created, first.existing) == (6, 0)
+    [logged] = [r for r in caplog.records if getattr(r, "action", None) == "backfill_created"]
+    assert (logged.runs_created, logged.fires_with_runs) == (6, 0)  # type: ignore[attr-defined]
     settle(tw, clock)
     assert seen == [f"hourly@2026-03-01T0{h}:00:00+00:00" for h in range(6)]
     assert most[0] == 1
