@@ -3,7 +3,8 @@ its fix. Reads only: the schema is not migrated here, nothing is synced or writt
 
 Checks: the database is reachable and at the newest revision; the host clock agrees with the
 database's (PostgreSQL); processes are alive (a scheduler and a worker heartbeating); no
-schedule is overdue; the config file's schedules are the ones stored. The last compares
+schedule is overdue; no schedule's latest runs failed (paused after failures included); the
+config file's schedules are the ones stored. The last compares
 specs directly; ``tickwork plan`` (another part of the CLI) gives the full picture.
 """
 
@@ -110,6 +111,7 @@ def _diagnose(settings: Settings, store: Store, host_now: Callable[[], datetime]
     checks.append(clock)
     checks.append(_workers(store, now))
     checks.append(_overdue(store))
+    checks.append(_failing(store))
     checks.append(_config(settings, store))
     return Diagnosis(checks)
 
@@ -203,6 +205,33 @@ def _overdue(store: Store) -> Check:
         f"{len(late)} schedule{'s' if len(late) != 1 else ''} overdue: {shown}{more}",
         "see why with `tickwork runs list --schedule NAME`; a fire that ran long or failed "
         "recovers on its next success; raise overdue_after for slow jobs",
+    )
+
+
+def _failing(store: Store) -> Check:
+    if not isinstance(store, OperationsStore):
+        return Check("failing", True, "not tracked by this store")
+    active = {row.name: row for row in store.list_schedules()}
+    failing = [
+        h for h in store.list_health() if h.consecutive_failures > 0 and h.schedule in active
+    ]
+    if not failing:
+        return Check("failing", True, "no schedule's latest runs failed")
+    shown = ", ".join(
+        f"{h.schedule} ({h.consecutive_failures} in a row"
+        + (", paused)" if active[h.schedule].paused else ")")
+        for h in failing[:5]
+    )
+    more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
+    paused = [h.schedule for h in failing if active[h.schedule].paused]
+    fix = "see the errors with `tickwork runs --schedule NAME` and `tickwork runs show ID`"
+    if paused:
+        fix += f"; once fixed, `tickwork resume {paused[0]}`"
+    return Check(
+        "failing",
+        False,
+        f"{len(failing)} schedule{'s' if len(failing) != 1 else ''} failing: {shown}{more}",
+        fix,
     )
 
 

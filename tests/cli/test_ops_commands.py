@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,6 +256,7 @@ def test_doctor_all_ok_exits_0(config: Path, app: Tickwork) -> None:
         ["OK", "clock"],
         ["OK", "workers"],
         ["OK", "overdue"],
+        ["OK", "failing"],
         ["OK", "config"],
     ]
     assert "schema at the latest revision (0003)" in lines[0]
@@ -309,3 +311,24 @@ def test_doctor_exits_3_when_the_database_is_unreachable(config: Path, tmp_path:
     result = CliRunner(env=env).invoke(cli, ["doctor", "--config", str(config)])
     assert result.exit_code == 3, result.output
     assert "PROBLEM database  not reachable" in result.stdout
+
+
+def test_doctor_reports_failing_and_paused_schedules(config: Path) -> None:
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    settings = replace(load_config(config), pause_after_failures=2)
+    tw = Tickwork(config=settings, clock=clock, worker_id="t")
+    try:
+        tw.add_schedule(name="broken", every="1m", command="exit 1")
+        tw.sync()
+        for _ in range(2):
+            clock.advance(timedelta(minutes=1))
+            run_until_idle(tw)
+        clock.advance(timedelta(seconds=6))
+        run_until_idle(tw)
+        _alive(tw)
+        result = invoke("doctor", "--config", str(config))
+    finally:
+        tw.close()
+    assert result.exit_code == 1
+    assert "PROBLEM failing   1 schedule failing: broken (2 in a row, paused)" in result.stdout
+    assert "once fixed, `tickwork resume broken`" in result.stdout
