@@ -203,7 +203,7 @@ def _overdue(store: Store) -> Check:
         "overdue",
         False,
         f"{len(late)} schedule{'s' if len(late) != 1 else ''} overdue: {shown}{more}",
-        "see why with `tickwork runs list --schedule NAME`; a fire that ran long or failed "
+        "see why with `tickwork runs --schedule NAME`; a fire that ran long or failed "
         "recovers on its next success; raise overdue_after for slow jobs",
     )
 
