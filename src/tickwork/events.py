@@ -33,7 +33,6 @@ STORE_LISTENING: Final = "store_listening"  # LISTEN connection back
 # Operations (monitor, alerts, backfill, retention)
 BACKFILL_CREATED: Final = "backfill_created"  # runs created by a backfill (log only)
 BACKFILL_RELEASED: Final = "backfill_released"  # parked backfill runs made due
-SCHEDULE_OVERDUE: Final = "schedule_overdue"
 SCHEDULE_RECOVERED: Final = "schedule_recovered"  # no longer overdue
 SCHEDULE_PAUSED_ON_FAILURE: Final = "schedule_paused_on_failure"
 ALERT_CREATED: Final = "alert_created"

@@ -3,6 +3,7 @@ alert outbox, retention that keeps counts."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -368,3 +369,32 @@ def test_prune_deletes_alerts_older_than_the_cutoff(store: Store) -> None:
     assert len(ops(store).list_alerts()) == 2  # created at the cutoff: kept
     ops(store).prune_batch(T0 + HOUR + SECOND, 100)
     assert ops(store).list_alerts() == []
+
+
+def test_monitors_racing_on_the_same_runs_create_each_alert_once(
+    store: Store, backend: Backend
+) -> None:
+    add_schedule(store, "job")
+    finish_all(store, "job", T0 + 9 * MINUTE, RunState.failed)
+    until = T0 + HOUR
+    others = [backend.open() for _ in range(3)]
+    start = threading.Barrier(len(others))
+    made: list[int] = []
+
+    def monitor(other: Store) -> None:
+        start.wait()
+        report = ops(other).record_finished(until, None, until, pause_after=5, limit=100)
+        made.extend(alert.id for alert in report.alerts)
+
+    threads = [threading.Thread(target=monitor, args=(o,)) for o in others]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        for o in others:
+            o.close()
+    kinds = sorted(a.kind for a in ops(store).list_alerts())
+    assert kinds == ["paused_on_failure"] + ["run_failed"] * 10
+    assert sorted(made) == sorted(a.id for a in ops(store).list_alerts())  # each once
