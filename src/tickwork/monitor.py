@@ -9,7 +9,8 @@ each at its own pace:
   alerts, pause after ``pause_after`` failures in a row (every ``interval``);
 - ``check``: decides overdue for a page of schedules (``policies/overdue.py``; every
   ``interval``, the pages cycle through all schedules);
-- ``prune``: one small batch of retention when ``retention`` > 0 (every ``prune_interval``).
+- ``prune``: a few small batches of retention when ``retention`` > 0 (every
+  ``prune_interval``).
 
 Several scheduler processes may run it at once: health is recomputed, not incremented, and
 alerts are unique per (kind, schedule, fire) in the database.
@@ -48,6 +49,7 @@ class MonitorSettings:
     retention: timedelta = timedelta(0)
     prune_interval: timedelta = timedelta(seconds=60)
     prune_batch: int = 500
+    prune_batches: int = 10  # at most, per prune pass
     page: int = 500
 
 
@@ -172,7 +174,14 @@ class Monitor:
         self._alerted(report.alerts)
 
     def prune(self, now: datetime) -> int:
-        deleted = self.store.prune_batch(now - self.settings.retention, self.settings.prune_batch)
+        """Up to ``prune_batches`` short transactions of retention, while they come back
+        full (7.2 million runs a day at the defaults, never one long lock)."""
+        deleted = 0
+        for _ in range(self.settings.prune_batches):
+            n = self.store.prune_batch(now - self.settings.retention, self.settings.prune_batch)
+            deleted += n
+            if n < self.settings.prune_batch:
+                break
         if deleted:
             log.info(
                 "pruned %s finished runs",

@@ -15,6 +15,7 @@ from tickwork.app import Tickwork
 from tickwork.config import Settings
 from tickwork.context import TaskContext
 from tickwork.errors import InvalidSpecError
+from tickwork.monitor import Monitor, MonitorSettings
 from tickwork.store.ops import OperationsStore
 from tickwork.testing import FakeClock, run_until_idle
 
@@ -238,3 +239,27 @@ def test_retention_prunes_old_runs_in_the_background(
         for r in kept
     )
     assert store.run_totals("job")["succeeded"] == 12  # type: ignore[index]
+
+
+def test_a_prune_pass_takes_a_few_bounded_batches(
+    ops_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = ops_tw()
+
+    @tw.task(every="1m")
+    def job() -> None:
+        pass
+
+    tw.sync()
+    for _ in range(50):
+        clock.advance(MINUTE)
+        run_until_idle(tw)
+    clock.advance(timedelta(hours=2))
+    monitor = Monitor(
+        tw.ops_store,
+        settings=MonitorSettings(retention=timedelta(hours=1), prune_batch=10, prune_batches=3),
+    )
+    assert monitor.prune(clock.now()) == 30  # three full batches, then it stops
+    assert monitor.prune(clock.now()) == 20  # the rest: a batch came back short
+    assert monitor.prune(clock.now()) == 0
+    assert tw.ops_store.run_totals("job")["succeeded"] == 50  # type: ignore[index]
