@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tickwork import __version__, events
+from tickwork.alerts import AlertSender
 from tickwork.app_api import APIOperations
 from tickwork.app_revisions import Revisions
+from tickwork.backfill import (
+    DEFAULT_LIMIT,
+    BackfillPlan,
+    BackfillResult,
+    plan_backfill,
+    run_backfill,
+)
 from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.config import Settings, environment_settings, load_config
 from tickwork.engine import Engine, LoopSettings
@@ -28,6 +36,7 @@ from tickwork.executors.shadow import ShadowExecutors
 from tickwork.logs import configure_logging
 from tickwork.metrics import Metrics, SystemCollector
 from tickwork.model import Run, ScheduleRow, WorkerInfo
+from tickwork.monitor import Monitor, MonitorSettings
 from tickwork.reaper import Reaper
 from tickwork.revisions import Plan
 from tickwork.scheduler import Scheduler
@@ -39,6 +48,7 @@ from tickwork.store.base import (
     SyncReport,
     TimekeepingStore,
 )
+from tickwork.store.ops import OperationsStore
 from tickwork.tasks import TaskRegistry, task_name
 from tickwork.triggers import fires
 from tickwork.worker import Worker
@@ -92,6 +102,7 @@ class Tickwork(APIOperations, Revisions):
         self._store: Store | None = None
         self._engine: Engine | None = None
         self._worker_thread: threading.Thread | None = None
+        self._alert_sender: AlertSender | None = None
         self._stop = threading.Event()
         # Shadow mode (docs/changes.md): runs are claimed and recorded ``shadowed``, never run.
         if shadow is None:
@@ -250,6 +261,39 @@ class Tickwork(APIOperations, Revisions):
     def resume(self, name: str) -> ScheduleRow:
         return self.store.set_paused(name, False, self.clock.now())
 
+    @property
+    def ops_store(self) -> OperationsStore:
+        """The store's operations interface (backfill, health, alerts, retention)."""
+        store = self.store
+        if not isinstance(store, OperationsStore):
+            raise TypeError(f"{store!r} has no operations interface")
+        return store
+
+    def plan_backfill(
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        *,
+        overlap: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> BackfillPlan:
+        """The nominal fires of ``name`` in [start, end] a backfill would cover (see
+        ``tickwork.backfill``); ``InvalidSpecError`` for a bad range or policy."""
+        row = self.store.get_schedule(name)
+        if row is None or row.retired:
+            raise ScheduleNotFoundError(name)
+        return plan_backfill(row, start, end, self.clock.now(), overlap=overlap, limit=limit)
+
+    def backfill(
+        self, plan: BackfillPlan, *, progress: Callable[[int, int], None] | None = None
+    ) -> BackfillResult:
+        """Create the runs of ``plan`` for fires without one (never a second run)."""
+        result = run_backfill(self.ops_store, plan, self.clock.now(), progress=progress)
+        if self._engine is not None:
+            self._engine.wake()
+        return result
+
     def next_fires(self, name: str, count: int = 5) -> list[datetime]:
         """The next nominal fires of a stored schedule, in its zone."""
         row = self.store.get_schedule(name)
@@ -292,6 +336,7 @@ class Tickwork(APIOperations, Revisions):
                 scheduler=Scheduler(store) if scheduler else None,
                 worker=work,
                 reaper=Reaper(store),
+                monitor=self._monitor(store) if scheduler else None,
                 settings=LoopSettings(
                     poll_interval=self.settings.poll_interval,
                     # Every lease/3 (at most 5 s): also how soon a cancelled attempt hears of it.
@@ -303,6 +348,26 @@ class Tickwork(APIOperations, Revisions):
             )
             wake.append(self._engine)
         return self._engine
+
+    def _monitor(self, store: Store) -> Monitor | None:
+        if not isinstance(store, OperationsStore):
+            return None
+        settings = MonitorSettings(
+            pause_after=self.settings.pause_after_failures, retention=self.settings.retention
+        )
+        return Monitor(store, settings=settings, metrics=self.metrics)
+
+    def alert_sender(self) -> AlertSender | None:
+        """The webhook sender of this app (built once), or None without ``webhook_url``."""
+        if self._alert_sender is None and self.settings.webhook_url:
+            self._alert_sender = AlertSender(
+                self.ops_store,
+                self.clock,
+                self.settings.webhook_url,
+                self.settings.webhook_secret,
+                metrics=self.metrics,
+            )
+        return self._alert_sender
 
     def register(self, roles: str) -> None:
         now = self.clock.now()
@@ -351,12 +416,18 @@ class Tickwork(APIOperations, Revisions):
         store = self.store
         # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback.
         unlisten = store.listen(engine.wake) if isinstance(store, ListeningStore) else None
+        # Alerts go out from a thread of their own: a slow receiver never holds the loop.
+        sender = self.alert_sender() if scheduler else None
+        if sender is not None:
+            sender.start()
         with self._signals() if install_signals else contextlib.nullcontext():
             try:
                 engine.run(self._stop)
             finally:
                 if unlisten is not None:
                     unlisten()
+                if sender is not None:
+                    sender.stop()
                 self._drain()
                 if self._stop.is_set():
                     self._roles = ()

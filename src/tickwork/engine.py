@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from tickwork import events
 from tickwork.clock import Clock
 from tickwork.errors import StoreUnavailableError
+from tickwork.monitor import Monitor
 from tickwork.reaper import Reaper
 from tickwork.scheduler import Scheduler
 from tickwork.store.base import Store
@@ -45,9 +46,11 @@ class Engine:
         worker: Worker | None = None,
         reaper: Reaper | None = None,
         settings: LoopSettings | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         self.store, self.clock, self.worker_id = store, clock, worker_id
         self.scheduler, self.worker, self.reaper = scheduler, worker, reaper
+        self.monitor = monitor
         self.settings = settings or LoopSettings()
         self.wake_event = threading.Event()
         self._next_heartbeat: datetime | None = None
@@ -74,6 +77,8 @@ class Engine:
         if self.scheduler is not None:
             result = self.scheduler.run_once(now)
             done += len(result.queued) + result.missed + result.skipped
+        if self.monitor is not None:  # health, alerts, backfill feed, retention
+            done += self.monitor.run_once(now)
         if self.worker is not None:
             done += self.worker.run_once(now)
         self.last_iteration = now

@@ -33,3 +33,15 @@ STORE_RECOVERED: Final = "store_recovered"
 STORE_RETRIED: Final = "store_retried"  # a rolled-back transaction run again (debug)
 STORE_LISTEN_LOST: Final = "store_listen_lost"  # LISTEN connection lost: polling only
 STORE_LISTENING: Final = "store_listening"  # LISTEN connection back
+
+# Operations (monitor, alerts, backfill, retention)
+BACKFILL_CREATED: Final = "backfill_created"  # runs created by a backfill (log only)
+BACKFILL_RELEASED: Final = "backfill_released"  # parked backfill runs made due
+SCHEDULE_RECOVERED: Final = "schedule_recovered"  # no longer overdue
+SCHEDULE_PAUSED_ON_FAILURE: Final = "schedule_paused_on_failure"
+ALERT_CREATED: Final = "alert_created"
+ALERT_DELIVERED: Final = "alert_delivered"
+ALERT_RETRY_SCHEDULED: Final = "alert_retry_scheduled"
+ALERT_FAILED: Final = "alert_failed"  # gave up after the last delivery attempt
+RUNS_PRUNED: Final = "runs_pruned"
+MONITOR_FAILED: Final = "monitor_failed"  # a monitor pass raised (logged, loop goes on)

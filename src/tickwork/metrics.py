@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -71,6 +71,7 @@ METRIC_NAMES: Final[dict[str, str]] = {
     "tickwork_overdue_schedules": "gauge",
     "tickwork_workers": "gauge",
     "tickwork_worker_heartbeat_age_seconds": "gauge",
+    "tickwork_alerts": "counter",  # exposed as tickwork_alerts_total
 }
 
 
@@ -86,6 +87,14 @@ class Metrics:
             "Time to answer an HTTP request, by route template, method and status code.",
             ["method", "route", "status"],
             buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        # Alerts (monitor and webhook sender): outcome is created, delivered, retried
+        # (a failed attempt that will be tried again) or failed (given up).
+        self.alerts = Counter(
+            "tickwork_alerts",
+            "Alerts by kind (run_failed, overdue, paused_on_failure) and outcome.",
+            ["kind", "outcome"],
             registry=self.registry,
         )
         self.run_duration = Histogram(

@@ -70,9 +70,19 @@ KEYS: dict[str, str] = {
     "start_at": "an ISO 8601 instant with offset: no fire before it",
     "end_at": "an ISO 8601 instant with offset: no fire after it",
     "isolated": "true or false: run the task in a child process (hard timeout)",
+    "overdue_after": "a duration: a fire with no success this long after it is overdue"
+    " (default: half the period, 1 minute to 1 period)",
     "description": "free text",
 }
-_DURATIONS = ("backoff", "backoff_max", "timeout", "catchup_window", "misfire_grace", "jitter")
+_DURATIONS = (
+    "backoff",
+    "backoff_max",
+    "timeout",
+    "catchup_window",
+    "misfire_grace",
+    "jitter",
+    "overdue_after",
+)
 _STRINGS = (
     "cron",
     "every",
@@ -260,6 +270,7 @@ class ScheduleSpec:
     start_at: datetime | None
     end_at: datetime | None
     isolated: bool
+    overdue_after: timedelta | None = None  # None: policies.overdue.default_grace
 
     @staticmethod
     def from_stored(stored: Mapping[str, Any]) -> ScheduleSpec:
@@ -326,6 +337,7 @@ def _parse(frozen: tuple[tuple[str, Any], ...]) -> ScheduleSpec:
         start_at=instant("start_at"),
         end_at=instant("end_at"),
         isolated=bool(m["isolated"]),
+        overdue_after=duration("overdue_after"),
     )
 
 

@@ -39,6 +39,8 @@ COMMANDS = {
     "rollback": "tickwork.cli.revisions_cmd:rollback_command",
     "revisions": "tickwork.cli.revisions_cmd:revisions_group",
     "token": "tickwork.cli.token_cmd:token_group",
+    "backfill": "tickwork.cli.ops_cmd:backfill_command",
+    "doctor": "tickwork.cli.ops_cmd:doctor_command",
 }
 
 

@@ -20,6 +20,7 @@ from tickwork.cli.common import (
     local,
     table,
 )
+from tickwork.cli.ops_cmd import db_prune_command
 from tickwork.config import load_config, runnable_problems
 from tickwork.errors import ConfigError
 from tickwork.logs import configure_logging
@@ -276,3 +277,6 @@ def db_upgrade_command(config_path: str | None) -> None:
         tw.store  # opening the store runs the migrations  # noqa: B018
         click.echo(f"database at latest revision: {tw.settings.database_url}")
         tw.close()
+
+
+db_group.add_command(db_prune_command)

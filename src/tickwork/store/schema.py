@@ -212,8 +212,12 @@ alerts = Table(
     Column("delivered_at", UTCDateTime, nullable=True),
     Column("failed_at", UTCDateTime, nullable=True),  # gave up after the last retry
     Column("last_error", Text, nullable=True),
+    # Revision 0003: the fire an alert is about (a run's nominal fire, the first overdue
+    # fire); several schedulers insert one alert per (kind, schedule, fire).
+    Column("fire", UTCDateTime, nullable=True),
     Index(None, "delivered_at", "next_attempt_at"),
     Index(None, "schedule", "kind"),
+    Index("uq_tw_alerts_kind_schedule_fire", "kind", "schedule", "fire", unique=True),
 )
 
 run_counts = Table(

@@ -93,6 +93,7 @@ from tickwork.store.base import (
 )
 from tickwork.store.schema import UTCDateTime, run_events, runs, schedules, workers
 from tickwork.store.sql_metrics import SQLMetricsQueries
+from tickwork.store.sql_ops import OpsSQLMixin
 from tickwork.store.sql_revisions import SQLRevisions
 
 __all__ = ["SQLStore"]
@@ -175,7 +176,7 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return attempt
 
 
-class SQLStore(SQLMetricsQueries, SQLRevisions, ABC):
+class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
     def __init__(self, engine: Engine, *, label: str) -> None:
@@ -856,7 +857,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, ABC):
                 self._announce_runs(conn)
             return self._runs_by_id(conn, [run.id for run in expired])
 
-    # -- runs: reading and pruning -------------------------------------------------------
+    # -- runs: reading (pruning: sql_ops.py) -------------------------------------------------------
 
     @_retried
     def get_run(self, run_id: int) -> Run | None:
@@ -904,39 +905,6 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, ABC):
             for state, n in conn.execute(stmt):
                 counts[RunState(state)] = int(n)
         return counts
-
-    def prune(self, finished_before: datetime, batch: int = 1000) -> int:
-        """Delete terminal runs finished before the instant, with their events, ``batch``
-        runs per transaction (oldest ids first). Waiting and running runs are never deleted.
-        Returns how many runs were deleted."""
-        _aware(finished_before, "finished_before")
-        if batch <= 0:
-            raise InvalidSpecError("batch", batch, "a positive number of runs per transaction")
-        oldest = (
-            select(runs.c.id)
-            .where(
-                runs.c.state.in_(_values(TERMINAL_STATES)),
-                runs.c.finished_at < finished_before,
-            )
-            .order_by(runs.c.id)
-            .limit(batch)
-        )
-        total = 0
-        while True:
-            deleted = self._prune_batch(oldest)
-            total += deleted
-            if deleted < batch:
-                return total
-
-    @_retried
-    def _prune_batch(self, oldest: Select[Any]) -> int:
-        """One transaction of ``prune``: delete the runs ``oldest`` selects, with events."""
-        with self._transaction("prune finished runs", write=True) as conn:
-            ids = list(conn.execute(oldest).scalars())
-            for chunk in _chunks(ids):
-                conn.execute(delete(run_events).where(run_events.c.run_id.in_(chunk)))
-                conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
-        return len(ids)
 
     # -- workers -------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ SCHEDULE_SCHEMA: dict[str, Any] = {
         "catchup_limit": {"type": "integer", "minimum": 0, "maximum": MAX_CATCHUP_LIMIT},
         "misfire_grace": _DURATION,
         "jitter": _DURATION,
+        "overdue_after": _DURATION,
         "start_at": {"type": "string", "format": "date-time"},
         "end_at": {"type": "string", "format": "date-time"},
         "isolated": {"type": "boolean"},
