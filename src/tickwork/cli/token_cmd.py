@@ -40,8 +40,8 @@ def token_group() -> None:
     type=click.Choice(SCOPES),
     default="read",
     show_default=True,
-    help="read: see everything; write: also pause, resume, trigger, cancel, retry and "
-    "manage task schedules; admin: also schedules that run shell commands.",
+    help="read: see everything; write: also pause, resume, trigger, cancel and retry; "
+    "admin: also create, replace and delete schedules through the API.",
 )
 @config_option
 def token_create(name: str, scope: str, config_path: str | None) -> None:
