@@ -73,7 +73,6 @@ from tickwork.model import (
     TERMINAL_STATES,
     WAITING_STATES,
     ClaimedRun,
-    Outcome,
     OverlapPolicy,
     Run,
     RunEvent,
@@ -725,65 +724,6 @@ class SQLStore(ABC):
             return bool(result.rowcount == 1)
 
     @_retried
-    def finish(
-        self,
-        run_id: int,
-        worker: str,
-        now: datetime,
-        outcome: Outcome,
-        *,
-        retry_at: datetime | None = None,
-    ) -> bool:
-        """Record an attempt's outcome, fenced on (running, ``lease_owner=worker``).
-
-        With ``retry_at``: ``retrying``, due then, lease cleared, error/exit code/output kept,
-        event ``run_retry_scheduled``. Without: the outcome's state (succeeded, failed,
-        timed_out or cancelled), ``finished_at=now``, its event. False (nothing written) when
-        the fence fails; ``ValueError`` for another outcome state.
-        """
-        _aware(now, "now")
-        if outcome.state not in OUTCOME_EVENTS:
-            raise InvalidSpecError(
-                "outcome.state", outcome.state.value, "succeeded, failed, timed_out or cancelled"
-            )
-        values: dict[str, Any] = {
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "exit_code": outcome.exit_code,
-            "error": outcome.error,
-            "output": outcome.output,
-        }
-        detail: dict[str, Any] = {"outcome": outcome.state.value}
-        if outcome.duration is not None:
-            detail["duration_s"] = outcome.duration.total_seconds()
-        if outcome.exit_code is not None:
-            detail["exit_code"] = outcome.exit_code
-        if outcome.error:
-            # The run row keeps the last attempt's error; each attempt's stays in its event.
-            detail["error"] = outcome.error[-ATTEMPT_ERROR_LIMIT:]
-        if retry_at is not None:
-            _aware(retry_at, "retry_at")
-            state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
-            values |= {"state": state.value, "due_at": retry_at}
-            detail["retry_at"] = retry_at.isoformat()
-        else:
-            state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
-            values |= {"state": state.value, "finished_at": now}
-        with self._transaction("record a run's outcome", write=True) as conn:
-            attempt = conn.execute(
-                update(runs)
-                .where(*_held(run_id, worker))
-                .values(**values)
-                .returning(runs.c.attempt)
-            ).scalar_one_or_none()
-            if attempt is None:
-                return False
-            log = _EventLog(now)
-            log.add(run_id, event, state, attempt, detail)
-            log.write(conn)
-        return True
-
-    @_retried
     def release(self, run_id: int, worker: str, now: datetime) -> bool:
         """Give back an unfinished run: ``queued``, due now, attempt - 1, lease cleared,
         event ``run_released``. Fenced like ``finish``."""
@@ -1211,6 +1151,19 @@ def _due_schedules(
         stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
             policy.in_(sorted(SKIPPING_POLICIES))
         )
+        # decide_overlap skips a fire only behind a busy run or another due fire: a lone
+        # due fire of an idle schedule has nothing to decide (without this, a pass with
+        # every slot busy would visit the whole backlog).
+        other = runs.alias("other")
+        busy = (
+            select(other.c.id)
+            .where(
+                other.c.schedule_id == runs.c.schedule_id,
+                other.c.state.in_([RunState.running.value, RunState.retrying.value]),
+            )
+            .exists()
+        )
+        stmt = stmt.having(or_(func.count() > 1, busy))
     if after is not None:
         due, sid = after
         stmt = stmt.having(or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid)))

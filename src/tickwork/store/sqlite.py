@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
-from tickwork.store.sql import SQLStore
+from tickwork.store.sql_finish import FinishingSQLStore
 
 __all__ = ["SQLiteStore"]
 
@@ -41,7 +41,7 @@ _UNAVAILABLE = (
 )
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(FinishingSQLStore):
     """The store on a SQLite file: ``SQLiteStore("sqlite:///var/lib/tickwork/tickwork.db")``.
 
     Safe for the threads of a process (each transaction checks a connection out of the
