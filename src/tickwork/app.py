@@ -43,6 +43,7 @@ from tickwork.worker import Worker
 __all__ = ["Tickwork"]
 
 log = logging.getLogger("tickwork")
+STORED_BY_NAME = 200  # up to this many schedules to sync are read one by one
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -164,7 +165,6 @@ class Tickwork:
         scheduler = Scheduler(self.store)
         while scheduler.run_once(at).schedules >= scheduler.batch:
             pass
-        existing = {row.name: row for row in self.store.list_schedules(include_retired=True)}
         sources: list[tuple[str, list[dict[str, Any]]]] = []
         if self.settings.path is not None:
             sources.append(("config", list(self.settings.schedules)))
@@ -175,6 +175,7 @@ class Tickwork:
             )
         if self._code_schedules:
             sources.append(("code", list(self._code_schedules.values())))
+        existing = self._stored({spec["name"] for _, specs in sources for spec in specs})
         reports = {}
         for source, specs in sources:
             items = [self._upsert(spec, existing.get(spec["name"]), at) for spec in specs]
@@ -191,6 +192,16 @@ class Tickwork:
             },
         )
         return reports
+
+    def _stored(self, names: set[str]) -> dict[str, ScheduleRow]:
+        """The stored rows (retired included) of ``names``: one read each for a few, one
+        listing for many. Never every schedule for a few names: a store with 10^6 schedules
+        made through the API would be loaded whole at each start-up."""
+        if len(names) > STORED_BY_NAME:
+            rows = self.store.list_schedules(include_retired=True)
+            return {row.name: row for row in rows if row.name in names}
+        found = {name: self.store.get_schedule(name) for name in sorted(names)}
+        return {name: row for name, row in found.items() if row is not None}
 
     def _upsert(
         self, spec: dict[str, Any], row: ScheduleRow | None, now: datetime

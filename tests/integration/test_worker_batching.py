@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+import pytest
+
 from tickwork.app import Tickwork
 from tickwork.model import RunState
 from tickwork.store.base import FinishItem
@@ -87,3 +89,22 @@ def test_one_free_slot_waits_claim_coalesce_for_more_then_claims(
     gate.set()
     assert worker.wait_idle(10)
     assert [r.state for r in runs_of(tw, "late")] == [RunState.succeeded]
+
+
+def test_sync_reads_only_the_schedules_it_syncs(
+    make_tw: Callable[..., Tickwork], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store holding many API-made schedules is not loaded whole at start-up (scale:
+    # 10^6 schedules, scheduler RSS).
+    tw = make_tw()
+    tw.add_schedule(name="mine", every="1m", command="true")
+    tw.sync()
+    listed: list[bool] = []
+    original = tw.store.list_schedules
+    monkeypatch.setattr(
+        tw.store, "list_schedules", lambda **kw: listed.append(True) or original(**kw)
+    )
+    tw.add_schedule(name="new", every="1m", command="true")
+    report = tw.sync()
+    assert (report["code"].added, report["code"].unchanged) == (("new",), ("mine",))
+    assert listed == []
