@@ -103,7 +103,11 @@ def _child(url: str, roles: str, concurrency: int, ready: Any, stop: Any, out: A
         seen.append((context.idempotency_key, time.time() - context.nominal_fire.timestamp()))
 
     tw = app(url, concurrency, noop)
-    tw.start(scheduler="scheduler" in roles, worker="worker" in roles)
+    scheduler, worker = "scheduler" in roles, "worker" in roles
+    engine = tw.engine(scheduler=scheduler, worker=worker)  # built here, run by start()
+    tw.start(scheduler=scheduler, worker=worker)
+    while engine.last_iteration is None:  # started: store open, synced, loop running
+        time.sleep(0.01)
     ready.set()
     stop.wait()
     tw.stop()
