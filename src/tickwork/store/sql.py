@@ -429,12 +429,13 @@ class SQLStore(ABC):
             ]
             log = _EventLog(now)
             fired: list[tuple[dict[str, Any], FireDecision]] = []
-            for row in rows:
-                decision = plan(row, now)
-                fires = len(decision.queue) + len(decision.miss) + len(decision.skip)
-                if not self._advance(conn, row, decision):
-                    conflicts += fires
-                    continue
+            decided = [(row, plan(row, now)) for row in rows]
+            # The rows are locked (SQLite: the write lock; PostgreSQL: FOR NO KEY UPDATE),
+            # so each conditional advance matches; one that did not means another writer
+            # got in anyway, and the whole transaction is run again rather than guessed at.
+            if self._advance_many(conn, decided) != len(decided):
+                raise _TryAgain("enqueue due fires", "a due schedule moved while it was locked")
+            for row, decision in decided:
                 for nominal, due_at, state in _fires_in_order(decision):
                     fired.append(
                         (_run_values(row, nominal, due_at, state, decision, now), decision)
@@ -468,19 +469,29 @@ class SQLStore(ABC):
     def _advance(self, conn: Connection, row: ScheduleRow, decision: FireDecision) -> bool:
         """Move ``row`` on to ``decision.next_fire_at``, only if nobody moved it since it was
         read (DESIGN.md, engine sketch: the conditional update). True when it moved."""
-        if decision.next_fire_at is not None:
-            _aware(decision.next_fire_at, "FireDecision.next_fire_at")
-        values: dict[str, Any] = {"next_fire_at": decision.next_fire_at}
-        if decision.last_fire_at is not None:
-            values["last_fire_at"] = decision.last_fire_at
-        result = conn.execute(
-            update(schedules)
-            .where(
-                schedules.c.id == row.id, _same_instant(schedules.c.next_fire_at, row.next_fire_at)
+        return self._advance_many(conn, [(row, decision)]) == 1
+
+    def _advance_many(
+        self, conn: Connection, decided: Sequence[tuple[ScheduleRow, FireDecision]]
+    ) -> int:
+        """``_advance`` for many due rows in one prebuilt statement (executemany): how
+        many moved."""
+        if not decided:
+            return 0
+        params = []
+        for row, decision in decided:
+            if decision.next_fire_at is not None:
+                _aware(decision.next_fire_at, "FireDecision.next_fire_at")
+            params.append(
+                {
+                    "row_id": row.id,
+                    "read": row.next_fire_at,
+                    "next": decision.next_fire_at,
+                    "last": decision.last_fire_at,
+                }
             )
-            .values(**values)
-        )
-        return bool(result.rowcount == 1)
+        result = conn.execute(_ADVANCE, params)
+        return int(result.rowcount)
 
     def _insert_runs(
         self, conn: Connection, rows: Sequence[dict[str, Any]]
@@ -1249,6 +1260,20 @@ _ANY_DUE_RUN = (
     .limit(1)
 )
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
+# The scheduler's conditional advance of a due schedule (its next_fire_at is never NULL).
+_ADVANCE = (
+    update(schedules)
+    .where(
+        schedules.c.id == bindparam("row_id"),
+        schedules.c.next_fire_at == bindparam("read", type_=UTCDateTime()),
+    )
+    .values(
+        next_fire_at=bindparam("next", type_=UTCDateTime()),
+        last_fire_at=func.coalesce(
+            bindparam("last", type_=UTCDateTime()), schedules.c.last_fire_at
+        ),
+    )
+)
 # The statements of a claim, built once; ``ids`` expands to the list given.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _SCHEDULES_BY_ID = select(schedules).where(schedules.c.id.in_(_IDS))
