@@ -74,6 +74,7 @@ class Worker:
         self._finish_many = store.finish_many if isinstance(store, BatchFinishingStore) else None
         self._min_claim = max(1, concurrency // 4)
         self._last_claim: datetime | None = None
+        self._backlog = False  # the last claim got as many runs as it had slots for
         self.claim_deferred_until: datetime | None = None  # a claim waits for more free slots
 
     # -- loop steps ----------------------------------------------------------------------
@@ -89,18 +90,27 @@ class Worker:
                 return 0
             in_flight = len(self._inflight)
         free = max(self.concurrency - in_flight, 0)
-        # Slots free up one by one as runs finish; a claim costs about the same for one run
-        # as for many, so a few free slots wait up to CLAIM_COALESCE for more to join them.
+        # Under a backlog (the last claim filled every slot it asked for) slots free up one
+        # by one as runs finish; a claim costs about the same for one run as for many, so a
+        # few free slots wait up to CLAIM_COALESCE for more to join them. Without a backlog
+        # a due run is claimed at once.
         last = self._last_claim
-        if 0 < free < self._min_claim and in_flight and last and now < last + CLAIM_COALESCE:
+        if (
+            0 < free < self._min_claim
+            and in_flight
+            and self._backlog
+            and last is not None
+            and now < last + CLAIM_COALESCE
+        ):
             self.claim_deferred_until = last + CLAIM_COALESCE
             return 0
         self.claim_deferred_until = None
-        if free:
-            self._last_claim = now
         # With every slot busy the claim still runs (limit 0): overlap "skip" decisions are
         # taken when a fire comes due, not when a slot frees up.
         claimed = self.store.claim(self.worker_id, now, self.lease, free)
+        if free:
+            self._last_claim = now
+            self._backlog = len(claimed) == free
         for item in claimed:
             flight = _InFlight(item)
             with self._changed:

@@ -59,14 +59,49 @@ def test_results_finished_while_a_write_is_going_are_written_in_one_batch(
     assert [r.state for i in range(8) for r in runs_of(tw, f"s{i}")] == [RunState.succeeded] * 8
 
 
-def test_one_free_slot_waits_claim_coalesce_for_more_then_claims(
+def test_under_a_backlog_one_free_slot_waits_claim_coalesce_for_more(
     make_tw: Callable[..., Tickwork], clock: FakeClock
 ) -> None:
-    tw = make_tw(concurrency=8)  # a claim of fewer than 2 waits while runs are in flight
+    tw = make_tw(concurrency=8)  # a claim of fewer than 2 may wait while runs are in flight
+    first, rest = threading.Event(), threading.Event()
+    tw.tasks.register("first", lambda: first.wait(10))
+    tw.tasks.register("rest", lambda: rest.wait(10))
+    tw.add_schedule(name="held0", every="1m", task="first")
+    for i in range(1, 8):
+        tw.add_schedule(name=f"held{i}", every="1m", task="rest")
+    tw.add_schedule(name="waiting", every="1m", task="rest")
+    tw.sync()
+    engine = tw.engine()
+    worker, scheduler = engine.worker, engine.scheduler
+    assert worker is not None
+    assert scheduler is not None
+    clock.advance(timedelta(minutes=1))
+    assert len(scheduler.run_once(clock.now()).queued) == 9
+    assert worker.run_once(clock.now()) == 8  # a full claim: a backlog
+    first.set()
+    _wait_for(lambda: worker.in_flight() == 7)
+
+    clock.advance(timedelta(milliseconds=1))
+    assert worker.run_once(clock.now()) == 0  # one free slot waits for more
+    assert worker.claim_deferred_until == T0 + MINUTE + CLAIM_COALESCE
+    assert engine.next_deadline(clock.now()) == T0 + MINUTE + CLAIM_COALESCE
+
+    clock.advance(CLAIM_COALESCE)
+    assert worker.run_once(clock.now()) == 1  # no more than CLAIM_COALESCE late
+    assert worker.claim_deferred_until is None
+    rest.set()
+    assert worker.wait_idle(10)
+    assert [r.state for r in runs_of(tw, "waiting")] == [RunState.succeeded]
+
+
+def test_without_a_backlog_a_due_run_is_claimed_at_once(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(concurrency=8)
     gate = threading.Event()
+    tw.tasks.register("gate", lambda: gate.wait(10))
     for i in range(7):
         tw.add_schedule(name=f"held{i}", every="1m", task="gate")
-    tw.tasks.register("gate", lambda: gate.wait(10))
     tw.add_schedule(name="late", every="1m", task="gate", start_at="2026-03-02T12:01:00.001Z")
     tw.sync()
     engine = tw.engine()
@@ -75,17 +110,11 @@ def test_one_free_slot_waits_claim_coalesce_for_more_then_claims(
     assert scheduler is not None
     clock.advance(timedelta(minutes=1))
     scheduler.run_once(clock.now())
-    assert worker.run_once(clock.now()) == 7  # one slot left
+    assert worker.run_once(clock.now()) == 7  # fewer than the 8 slots: no backlog
 
     clock.advance(timedelta(milliseconds=1))
-    assert len(scheduler.run_once(clock.now()).queued) == 1  # "late" is due
-    assert worker.run_once(clock.now()) == 0  # waits for more slots to free up
-    assert worker.claim_deferred_until == T0 + MINUTE + CLAIM_COALESCE
-    assert engine.next_deadline(clock.now()) == T0 + MINUTE + CLAIM_COALESCE
-
-    clock.advance(CLAIM_COALESCE)
-    assert worker.run_once(clock.now()) == 1  # no more than CLAIM_COALESCE late
-    assert worker.claim_deferred_until is None
+    assert len(scheduler.run_once(clock.now()).queued) == 1
+    assert worker.run_once(clock.now()) == 1  # one free slot, claimed at once
     gate.set()
     assert worker.wait_idle(10)
     assert [r.state for r in runs_of(tw, "late")] == [RunState.succeeded]
