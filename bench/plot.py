@@ -20,11 +20,13 @@ def _bars(reports: list[Report], workload: str, value: str) -> list[tuple[str, f
         store = report.command.rsplit("--store ", 1)[-1] if "--store" in report.command else ""
         for row in report.rows:
             number = row.values.get(value)
-            if number is None or math.isnan(number) or "/" in row.labels.get("setup", ""):
+            ratio_row = " / " in row.labels.get("setup", "")  # "4 workers / 1 worker"
+            if number is None or math.isnan(number) or ratio_row:
                 continue
             name = row.labels.get("system", "")
             detail = row.labels.get("setup") or row.labels.get("case", "")
-            bars.append((f"{name} ({store}): {detail}", number, store))
+            where = "" if name.startswith(("raw", "APScheduler")) else f" ({store})"
+            bars.append((f"{name}{where}: {detail}", number, store))
     return bars
 
 
