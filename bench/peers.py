@@ -3,8 +3,8 @@
 APScheduler 3.11 (``BackgroundScheduler``, thread pool of 10) with its in-memory job store
 (not durable) and its SQLAlchemy job store on a SQLite file (durable). Its jobs live in
 that store; a job store keeps no run history, so "recorded" means the job store's own
-writes (removing a fired date job, moving a cron job on). Counted by side effect, like
-tickwork.
+writes (removing a fired date job, moving a cron job on). procrastinate 3.10 on
+PostgreSQL: jobs deferred in one batch, one worker. Counted by side effect, like tickwork.
 """
 
 from __future__ import annotations
@@ -105,3 +105,33 @@ def apscheduler_lag(
     inside = [(job, nominal, lag) for job, nominal, lag in list(seen) if lo <= nominal < hi]
     fires = [(job, nominal) for job, nominal, _lag in inside]
     return [lag for _j, _n, lag in inside], schedules * (hi - lo), len(fires) - len(set(fires))
+
+
+def procrastinate_backlog(url: str, runs: int) -> tuple[float, dict[str, int]]:
+    """procrastinate 3 on PostgreSQL: ``runs`` no-op jobs deferred in one batch, drained by
+    one worker (``concurrency=10``, exits when the queue is empty); runs per second and the
+    correctness check."""
+    import asyncio
+
+    import procrastinate
+
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)
+    counter = Counter(expected=runs)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name="bench_noop")
+    def noop(key: str) -> None:
+        counter.record(key)
+
+    keys = {f"p{i:07d}" for i in range(runs)}
+
+    async def drain() -> float:
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+            await noop.batch_defer_async(*[{"key": key} for key in sorted(keys)])
+            began = time.perf_counter()
+            await app.run_worker_async(concurrency=10, wait=False, install_signal_handlers=False)
+            return time.perf_counter() - began
+
+    elapsed = asyncio.run(drain())
+    return runs / elapsed, counter.check(keys)
