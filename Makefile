@@ -43,4 +43,4 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench all
+	$(BIN)/python -m bench all --plot docs/benchmarks.png

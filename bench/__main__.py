@@ -12,8 +12,10 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from bench import api, next_fire
+from bench import api, lag, next_fire, scale, throughput
+from bench.plot import plot
 from bench.report import Options, Report
 
 
@@ -30,6 +32,9 @@ WORKLOADS: dict[str, Workload] = {
     for w in [
         Workload("next", "CronTrigger.next_after per fire; tickwork next", next_fire.run),
         Workload("api", "GET /api/v1/schedules at 50 connections (uvicorn)", api.run, True),
+        Workload("throughput", "no-op runs/s end to end, raw limit, peers", throughput.run, True),
+        Workload("lag", "start minus nominal fire, 200 schedules every second", lag.run, True),
+        Workload("scale", "10^6 schedules: scheduler RSS, tick cost", scale.run),
     ]
 }
 
@@ -43,20 +48,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("workload", choices=[*WORKLOADS, "all"])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--plot", type=Path, help="also draw throughput and lag into this PNG")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    options = Options(store=args.store, as_json=args.json)
     chosen = list(WORKLOADS.values()) if args.workload == "all" else [WORKLOADS[args.workload]]
+    # ``all`` measures every store workload on both stores (PostgreSQL skipped, with the
+    # reason printed, where none is reachable); a single workload uses ``--store``.
+    stores = ["sqlite", "postgres"] if args.workload == "all" else [args.store]
+    runs = [
+        (workload, Options(store=store, as_json=args.json))
+        for workload in chosen
+        for store in (stores if workload.uses_store else [args.store])
+    ]
     reports = []
-    for workload in chosen:
+    for workload, options in runs:
         report = workload.run(options)
         reports.append(report)
         if not args.json:
             report.print(as_json=False)
             print()
+    if args.plot is not None:
+        plot(reports, args.plot)
     if args.json:
         payload = [r.as_dict() for r in reports]
         print(json.dumps(payload if args.workload == "all" else payload[0], indent=2))

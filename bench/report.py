@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import sqlite3
 import statistics
 import sys
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from typing import Any
 
 __all__ = ["Options", "Report", "Row", "summarize_us"]
@@ -78,7 +81,8 @@ class Report:
         env = environment()
         out = [
             f"workload {self.workload} — target: {self.target}",
-            f"python {env['python']} on {env['platform']}",
+            f"python {env['python']} on {env['platform']}, {env['cpus']} CPUs; tickwork "
+            f"{env['tickwork']}, SQLite {env['sqlite']}, SQLAlchemy {env['sqlalchemy']}",
             "",
             fmt(header),
             fmt(["-" * w for w in widths]),
@@ -105,7 +109,9 @@ def _heading(key: str) -> str:
 def _number(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
-    return f"{value:.1f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
 
 
 def summarize_us(samples_ns: list[int]) -> dict[str, float]:
@@ -120,10 +126,23 @@ def summarize_us(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
+VERSIONED = ("tickwork", "sqlalchemy", "psycopg", "apscheduler", "procrastinate")
+
+
 def environment() -> dict[str, str]:
+    """The machine and the versions a figure was measured with."""
+    found = {}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
     return {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(terse=True),
         "machine": platform.machine(),
+        "cpus": str(os.cpu_count()),
+        "sqlite": sqlite3.sqlite_version,
+        **found,
     }

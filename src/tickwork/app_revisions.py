@@ -13,7 +13,7 @@ import getpass
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from tickwork.errors import (
     RevisionConflictError,
     RevisionNotFoundError,
 )
+from tickwork.model import ScheduleRow
 from tickwork.revisions import (
     FIRES_SHOWN,
     Definition,
@@ -37,6 +38,7 @@ from tickwork.revisions import (
 )
 from tickwork.scheduler import Scheduler
 from tickwork.spec import validate_schedule
+from tickwork.store.api_base import APIStore
 from tickwork.store.base import Revision, RevisionStore, Store
 
 if TYPE_CHECKING:
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["Revisions"]
 
 log = logging.getLogger("tickwork")
+
+
+ROWS_PAGE = 1000  # schedules read per page when a sync reads one source's rows
+ROWS_BY_NAME = 200  # up to this many other names are read one by one
 
 
 class Revisions:
@@ -67,6 +73,37 @@ class Revisions:
         if not isinstance(store, RevisionStore):
             raise TypeError(f"{store!r} does not record revisions")
         return store
+
+    def _rows_for(self, names: Iterable[str], sources: set[str]) -> list[ScheduleRow]:
+        """The stored rows (retired included) of ``sources`` and of ``names``, never every
+        schedule for a few names: a start-up sync of a handful of config schedules must not
+        load a store of 10^6 API schedules (bench: scale)."""
+        store = self.store
+        found: dict[str, ScheduleRow] = {}
+        for source in sorted(sources):
+            if not isinstance(store, APIStore):
+                break
+            after: str | None = None
+            while True:
+                page = store.schedule_page(
+                    after=after, limit=ROWS_PAGE, source=source, include_retired=True
+                )
+                found.update((row.name, row) for row in page.rows)
+                if not page.more or not page.rows:
+                    break
+                after = page.rows[-1].name
+        missing = sorted({name for name in names if name not in found})
+        if len(missing) > ROWS_BY_NAME or (sources and not isinstance(store, APIStore)):
+            wanted = set(missing)
+            for row in store.list_schedules(include_retired=True):
+                if row.name in wanted or row.source in sources:
+                    found[row.name] = row
+        else:
+            for name in missing:
+                named = store.get_schedule(name)
+                if named is not None:
+                    found[name] = named
+        return list(found.values())
 
     def plan_config(
         self,
@@ -110,7 +147,7 @@ class Revisions:
     ) -> Plan:
         store = self.revision_store
         base = store.latest_revision()
-        rows = self.store.list_schedules(include_retired=True)
+        rows = self._rows_for(wanted, manages)
         return make_plan(
             rows,
             wanted,
@@ -142,7 +179,8 @@ class Revisions:
             if expect_revision is not None and store.latest_revision() != expect_revision:
                 raise RevisionConflictError(expect_revision, store.latest_revision())
             return None
-        changes = changes_for(plan, self.store.list_schedules(include_retired=True), at)
+        touched = [*plan.names("added"), *plan.names("changed"), *plan.names("retired")]
+        changes = changes_for(plan, self._rows_for(touched, set()), at)
         revision = store.apply_revision(
             changes,
             applied_by=applied_by or self._applied_by(plan.label or source),

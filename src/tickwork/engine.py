@@ -87,7 +87,13 @@ class Engine:
     def next_deadline(self, now: datetime) -> datetime:
         """When the loop must look again, at the latest."""
         deadline = now + self.settings.poll_interval
-        for candidate in (self._next_heartbeat, self._next_reap, self.store.next_wakeup(now)):
+        deferred = self.worker.claim_deferred_until if self.worker is not None else None
+        for candidate in (
+            self._next_heartbeat,
+            self._next_reap,
+            deferred,
+            self.store.next_wakeup(now),
+        ):
             if candidate is not None and now < candidate < deadline:
                 deadline = candidate
         return deadline

@@ -24,7 +24,7 @@ from tickwork.executors import Execution, Executors
 from tickwork.model import ClaimedRun, Outcome, Run, RunState
 from tickwork.policies.retry import next_attempt_at
 from tickwork.spec import ScheduleSpec
-from tickwork.store.base import Store
+from tickwork.store.base import BatchFinishingStore, FinishItem, Store
 from tickwork.tasks import TaskRegistry
 
 __all__ = ["Worker"]
@@ -32,6 +32,7 @@ __all__ = ["Worker"]
 log = logging.getLogger("tickwork.worker")
 
 _RETRYABLE = frozenset({RunState.failed, RunState.timed_out})
+CLAIM_COALESCE = timedelta(milliseconds=10)
 
 
 @dataclass
@@ -69,6 +70,14 @@ class Worker:
         self._inflight: dict[int, _InFlight] = {}
         self._changed = threading.Condition()
         self._stopping = False
+        self._results: list[_Result] = []  # results waiting for the next commit
+        self._results_guard = threading.Lock()
+        self._commit_turn = threading.Lock()  # one thread writes a batch at a time
+        self._finish_many = store.finish_many if isinstance(store, BatchFinishingStore) else None
+        self._min_claim = max(1, concurrency // 4)
+        self._last_claim: datetime | None = None
+        self._backlog = False  # the last claim got as many runs as it had slots for
+        self.claim_deferred_until: datetime | None = None  # a claim waits for more free slots
 
     # -- loop steps ----------------------------------------------------------------------
 
@@ -81,9 +90,29 @@ class Worker:
         with self._changed:
             if self._stopping:
                 return 0
+            in_flight = len(self._inflight)
+        free = max(self.concurrency - in_flight, 0)
+        # Under a backlog (the last claim filled every slot it asked for) slots free up one
+        # by one as runs finish; a claim costs about the same for one run as for many, so a
+        # few free slots wait up to CLAIM_COALESCE for more to join them. Without a backlog
+        # a due run is claimed at once.
+        last = self._last_claim
+        if (
+            0 < free < self._min_claim
+            and in_flight
+            and self._backlog
+            and last is not None
+            and now < last + CLAIM_COALESCE
+        ):
+            self.claim_deferred_until = last + CLAIM_COALESCE
+            return 0
+        self.claim_deferred_until = None
         # With every slot busy the claim still runs (limit 0): overlap "skip" decisions are
         # taken when a fire comes due, not when a slot frees up.
-        claimed = self.store.claim(self.worker_id, now, self.lease, max(self.free_slots(), 0))
+        claimed = self.store.claim(self.worker_id, now, self.lease, free)
+        if free:
+            self._last_claim = now
+            self._backlog = len(claimed) == free
         for item in claimed:
             flight = _InFlight(item)
             with self._changed:
@@ -183,11 +212,12 @@ class Worker:
             ),
             cancelled=flight.cancel,
         )
-        lag = (run.started_at - run.nominal_fire).total_seconds() if run.started_at else None
-        log.info(
-            "run started",
-            extra=_extra(flight.claimed, action=events.RUN_CLAIMED, lag_s=lag),
-        )
+        if log.isEnabledFor(logging.INFO):
+            lag = (run.started_at - run.nominal_fire).total_seconds() if run.started_at else None
+            log.info(
+                "run started",
+                extra=_extra(flight.claimed, action=events.RUN_CLAIMED, lag_s=lag),
+            )
         return self.executors.execute(execution, context, flight.cancel)
 
     def _execution(self, claimed: ClaimedRun, spec: ScheduleSpec) -> Execution:
@@ -225,14 +255,18 @@ class Worker:
                 extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
             )
             return
-        now = self.clock.now()
         retry_at = None
         if outcome.state in _RETRYABLE:
             spec = ScheduleSpec.from_stored(claimed.spec)
             if run.attempt < run.max_attempts:
-                retry_at = next_attempt_at(now, run.attempt, spec.retry, run.idempotency_key)
-        written = self._finish(claimed, now, outcome, retry_at)
-        if not written:
+                retry_at = next_attempt_at(
+                    self.clock.now(), run.attempt, spec.retry, run.idempotency_key
+                )
+        result = _Result(FinishItem(run.id, outcome, retry_at))
+        self._commit(result)
+        if result.error is not None:
+            raise result.error
+        if not result.written:
             log.warning(
                 "result dropped: the lease was released, reclaimed or cancelled",
                 extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
@@ -242,6 +276,8 @@ class Worker:
             self._on_recorded(run, outcome)
         action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"
         level = logging.INFO if outcome.state is RunState.succeeded else logging.WARNING
+        if not log.isEnabledFor(level):
+            return
         log.log(
             level,
             "run %s",
@@ -256,30 +292,65 @@ class Worker:
             ),
         )
 
-    def _finish(
-        self, claimed: ClaimedRun, now: datetime, outcome: Outcome, retry_at: datetime | None
-    ) -> bool:
-        """``Store.finish``, tried again while the database is unavailable (a restart, a
-        lost connection) for as long as one lease: the write is fenced, so a run reclaimed
-        meanwhile refuses it, and a result kept is an attempt not repeated."""
-        run = claimed.run
+    def _commit(self, result: _Result) -> None:
+        """Write ``result`` together with every other result waiting (group commit): the
+        thread that gets the turn writes all of them in one transaction, the others find
+        theirs written when their turn comes. One commit per batch instead of per run."""
+        with self._results_guard:
+            self._results.append(result)
+        with self._commit_turn:
+            with self._results_guard:
+                batch, self._results = self._results, []
+            if not batch:
+                return  # written by the thread before us
+            try:
+                written = self._finish(batch)
+            except Exception as err:
+                for each in batch:
+                    each.error = err
+                return
+            for each, ok in zip(batch, written, strict=True):
+                each.written = ok
+
+    def _finish(self, batch: list[_Result]) -> list[bool]:
+        """``Store.finish_many`` (or ``finish`` per result), tried again while the database
+        is unavailable (a restart, a lost connection) for as long as one lease: the writes
+        are fenced, so a run reclaimed meanwhile refuses its result, and a result kept is an
+        attempt not repeated."""
+        items = [result.item for result in batch]
+        now = self.clock.now()
         give_up = time.monotonic() + self.lease.total_seconds()
         delay = 0.25
         for tries in itertools.count(1):
             try:
-                return self.store.finish(run.id, self.worker_id, now, outcome, retry_at=retry_at)
+                if self._finish_many is not None:
+                    return self._finish_many(self.worker_id, now, items)
+                return [
+                    self.store.finish(i.run_id, self.worker_id, now, i.outcome, retry_at=i.retry_at)
+                    for i in items
+                ]
             except StoreUnavailableError as err:
                 if time.monotonic() + delay > give_up:
                     raise
                 if tries == 1:
                     log.warning(
-                        "could not record the outcome, trying again: %s",
+                        "could not record %d outcome(s), trying again: %s",
+                        len(items),
                         err,
-                        extra=_extra(claimed, action=events.STORE_UNAVAILABLE),
+                        extra={"action": events.STORE_UNAVAILABLE, "runs": len(items)},
                     )
                 threading.Event().wait(delay)  # a pause; nothing sets it
                 delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(slots=True)
+class _Result:
+    """One attempt's result on its way to the store; ``written``/``error`` once it was."""
+
+    item: FinishItem
+    written: bool | None = None
+    error: Exception | None = None
 
 
 def _extra(claimed: ClaimedRun, **more: object) -> dict[str, object]:

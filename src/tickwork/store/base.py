@@ -15,8 +15,10 @@ from typing import Any, Protocol, runtime_checkable
 from tickwork.model import ClaimedRun, Outcome, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 
 __all__ = [
+    "BatchFinishingStore",
     "DefinitionChange",
     "EnqueueResult",
+    "FinishItem",
     "FireDecision",
     "FirePlanner",
     "ListeningStore",
@@ -74,6 +76,15 @@ class EnqueueResult:
     missed: int = 0
     skipped: int = 0
     conflicts: int = 0  # fires that already had a run (another scheduler got there first)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishItem:
+    """One attempt's result for ``BatchFinishingStore.finish_many`` (see ``Store.finish``)."""
+
+    run_id: int
+    outcome: Outcome
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +225,18 @@ class ListeningStore(Protocol):
         claimable (and after reconnecting, when notices may have been missed). Never
         raises into the caller; polling stays the fallback. Returns a function that stops
         listening."""
+        ...
+
+
+@runtime_checkable
+class BatchFinishingStore(Protocol):
+    """A store that records many attempts' results in one transaction."""
+
+    def finish_many(self, worker: str, now: datetime, items: Sequence[FinishItem]) -> list[bool]:
+        """``Store.finish`` for each item, all in one transaction, each fenced on its own
+        lease: for each item whether it was written (False: that fence failed, nothing
+        written for it; the others are written). Bad input raises before anything is
+        written."""
         ...
 
 

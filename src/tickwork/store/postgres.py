@@ -46,6 +46,7 @@ from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.store.sql import CLAIM_PAGE, _retried
 from tickwork.store.sql_api import APISQLMixin
+from tickwork.store.sql_finish import FinishingSQLStore
 
 __all__ = ["CHANNEL", "PostgresStore", "postgres_url"]
 
@@ -63,7 +64,7 @@ LISTEN_POLL = 0.5  # seconds between checks of the stop flag while waiting for n
 LISTEN_BACKOFF_MAX = 30.0
 
 
-class PostgresStore(APISQLMixin):
+class PostgresStore(APISQLMixin, FinishingSQLStore):
     """The store on a PostgreSQL database:
     ``PostgresStore("postgresql://tickwork:secret@db.internal/tickwork")``.
 

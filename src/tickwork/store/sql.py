@@ -73,7 +73,6 @@ from tickwork.model import (
     TERMINAL_STATES,
     WAITING_STATES,
     ClaimedRun,
-    Outcome,
     OverlapPolicy,
     Run,
     RunEvent,
@@ -434,12 +433,13 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             ]
             log = _EventLog(now)
             fired: list[tuple[dict[str, Any], FireDecision]] = []
-            for row in rows:
-                decision = plan(row, now)
-                fires = len(decision.queue) + len(decision.miss) + len(decision.skip)
-                if not self._advance(conn, row, decision):
-                    conflicts += fires
-                    continue
+            decided = [(row, plan(row, now)) for row in rows]
+            # The rows are locked (SQLite: the write lock; PostgreSQL: FOR NO KEY UPDATE),
+            # so each conditional advance matches; one that did not means another writer
+            # got in anyway, and the whole transaction is run again rather than guessed at.
+            if self._advance_many(conn, decided) != len(decided):
+                raise _TryAgain("enqueue due fires", "a due schedule moved while it was locked")
+            for row, decision in decided:
                 for nominal, due_at, state in _fires_in_order(decision):
                     fired.append(
                         (_run_values(row, nominal, due_at, state, decision, now), decision)
@@ -473,19 +473,29 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
     def _advance(self, conn: Connection, row: ScheduleRow, decision: FireDecision) -> bool:
         """Move ``row`` on to ``decision.next_fire_at``, only if nobody moved it since it was
         read (DESIGN.md, engine sketch: the conditional update). True when it moved."""
-        if decision.next_fire_at is not None:
-            _aware(decision.next_fire_at, "FireDecision.next_fire_at")
-        values: dict[str, Any] = {"next_fire_at": decision.next_fire_at}
-        if decision.last_fire_at is not None:
-            values["last_fire_at"] = decision.last_fire_at
-        result = conn.execute(
-            update(schedules)
-            .where(
-                schedules.c.id == row.id, _same_instant(schedules.c.next_fire_at, row.next_fire_at)
+        return self._advance_many(conn, [(row, decision)]) == 1
+
+    def _advance_many(
+        self, conn: Connection, decided: Sequence[tuple[ScheduleRow, FireDecision]]
+    ) -> int:
+        """``_advance`` for many due rows in one prebuilt statement (executemany): how
+        many moved."""
+        if not decided:
+            return 0
+        params = []
+        for row, decision in decided:
+            if decision.next_fire_at is not None:
+                _aware(decision.next_fire_at, "FireDecision.next_fire_at")
+            params.append(
+                {
+                    "row_id": row.id,
+                    "read": row.next_fire_at,
+                    "next": decision.next_fire_at,
+                    "last": decision.last_fire_at,
+                }
             )
-            .values(**values)
-        )
-        return bool(result.rowcount == 1)
+        result = conn.execute(_ADVANCE, params)
+        return int(result.rowcount)
 
     def _insert_runs(
         self, conn: Connection, rows: Sequence[dict[str, Any]]
@@ -729,67 +739,6 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 update(runs).where(*_held(run_id, worker)).values(lease_expires_at=now + lease)
             )
             return bool(result.rowcount == 1)
-
-    @_retried
-    def finish(
-        self,
-        run_id: int,
-        worker: str,
-        now: datetime,
-        outcome: Outcome,
-        *,
-        retry_at: datetime | None = None,
-    ) -> bool:
-        """Record an attempt's outcome, fenced on (running, ``lease_owner=worker``).
-
-        With ``retry_at``: ``retrying``, due then, lease cleared, error/exit code/output kept,
-        event ``run_retry_scheduled``. Without: the outcome's state (succeeded, failed,
-        timed_out, cancelled, or shadowed in shadow mode), ``finished_at=now``, its event.
-        False (nothing written) when the fence fails; ``ValueError`` for another outcome state.
-        """
-        _aware(now, "now")
-        if outcome.state not in OUTCOME_EVENTS:
-            raise InvalidSpecError(
-                "outcome.state",
-                outcome.state.value,
-                "succeeded, failed, timed_out, cancelled or shadowed",
-            )
-        values: dict[str, Any] = {
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "exit_code": outcome.exit_code,
-            "error": outcome.error,
-            "output": outcome.output,
-        }
-        detail: dict[str, Any] = {"outcome": outcome.state.value}
-        if outcome.duration is not None:
-            detail["duration_s"] = outcome.duration.total_seconds()
-        if outcome.exit_code is not None:
-            detail["exit_code"] = outcome.exit_code
-        if outcome.error:
-            # The run row keeps the last attempt's error; each attempt's stays in its event.
-            detail["error"] = outcome.error[-ATTEMPT_ERROR_LIMIT:]
-        if retry_at is not None:
-            _aware(retry_at, "retry_at")
-            state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
-            values |= {"state": state.value, "due_at": retry_at}
-            detail["retry_at"] = retry_at.isoformat()
-        else:
-            state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
-            values |= {"state": state.value, "finished_at": now}
-        with self._transaction("record a run's outcome", write=True) as conn:
-            attempt = conn.execute(
-                update(runs)
-                .where(*_held(run_id, worker))
-                .values(**values)
-                .returning(runs.c.attempt)
-            ).scalar_one_or_none()
-            if attempt is None:
-                return False
-            log = _EventLog(now)
-            log.add(run_id, event, state, attempt, detail)
-            log.write(conn)
-        return True
 
     @_retried
     def release(self, run_id: int, worker: str, now: datetime) -> bool:
@@ -1186,6 +1135,19 @@ def _due_schedules(
         stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
             policy.in_(sorted(SKIPPING_POLICIES))
         )
+        # decide_overlap skips a fire only behind a busy run or another due fire: a lone
+        # due fire of an idle schedule has nothing to decide (without this, a pass with
+        # every slot busy would visit the whole backlog).
+        other = runs.alias("other")
+        busy = (
+            select(other.c.id)
+            .where(
+                other.c.schedule_id == runs.c.schedule_id,
+                other.c.state.in_([RunState.running.value, RunState.retrying.value]),
+            )
+            .exists()
+        )
+        stmt = stmt.having(or_(func.count() > 1, busy))
     if after is not None:
         due, sid = after
         stmt = stmt.having(or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid)))
@@ -1271,6 +1233,20 @@ _ANY_DUE_RUN = (
     .limit(1)
 )
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
+# The scheduler's conditional advance of a due schedule (its next_fire_at is never NULL).
+_ADVANCE = (
+    update(schedules)
+    .where(
+        schedules.c.id == bindparam("row_id"),
+        schedules.c.next_fire_at == bindparam("read", type_=UTCDateTime()),
+    )
+    .values(
+        next_fire_at=bindparam("next", type_=UTCDateTime()),
+        last_fire_at=func.coalesce(
+            bindparam("last", type_=UTCDateTime()), schedules.c.last_fire_at
+        ),
+    )
+)
 # The statements of a claim, built once; ``ids`` expands to the list given.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _SCHEDULES_BY_ID = select(schedules).where(schedules.c.id.in_(_IDS))

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
 from tickwork.store.sql_api import APISQLMixin
+from tickwork.store.sql_finish import FinishingSQLStore
 
 __all__ = ["SQLiteStore"]
 
@@ -41,7 +42,7 @@ _UNAVAILABLE = (
 )
 
 
-class SQLiteStore(APISQLMixin):
+class SQLiteStore(APISQLMixin, FinishingSQLStore):
     """The store on a SQLite file: ``SQLiteStore("sqlite:///var/lib/tickwork/tickwork.db")``.
 
     Safe for the threads of a process (each transaction checks a connection out of the

@@ -1,0 +1,127 @@
+"""Driving tickwork end to end: schedules stored through the facade, runs enqueued by the
+scheduler, claimed, executed and recorded by the engine, counted by side effect.
+
+Used by the throughput and lag workloads, in this process (``Tickwork.start``: the loop of
+``tickwork run``) or in child processes (``tickwork worker`` / ``tickwork scheduler`` roles,
+for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.harness import Counter
+from tickwork import Tickwork
+from tickwork.config import Settings
+from tickwork.context import TaskContext
+from tickwork.model import RunState, idempotency_key
+
+__all__ = ["EngineResult", "drain_backlog"]
+
+TASK = "bench:noop"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    runs_per_s: float
+    check: dict[str, int]
+    stored_succeeded: int
+    elapsed_s: float
+
+
+def settings(url: str, concurrency: int) -> Settings:
+    return Settings(
+        database_url=url,
+        concurrency=concurrency,
+        # Per-run info lines at 10^4 runs/s would measure the log sink; warnings are only
+        # "no config file read" here. Errors (the database unavailable) still show.
+        log_level="error",
+        poll_interval=timedelta(milliseconds=200),
+    )
+
+
+def app(url: str, concurrency: int, task: Callable[[TaskContext], None]) -> Tickwork:
+    tw = Tickwork(config=settings(url, concurrency))
+    tw.task(task, name=TASK)
+    logging.getLogger("tickwork").setLevel(logging.ERROR)
+    return tw
+
+
+def one_off_schedules(tw: Tickwork, count: int, at: datetime) -> set[str]:
+    """``count`` one-off schedules firing at ``at``; their idempotency keys."""
+    for i in range(count):
+        tw.add_schedule(name=f"s{i:07d}", task=TASK, at=at.isoformat())
+    return {idempotency_key(f"s{i:07d}", at) for i in range(count)}
+
+
+def drain_backlog(url: str, runs: int, *, concurrency: int = 32) -> EngineResult:
+    """``runs`` one-off schedules all due at one instant, drained by one process running
+    scheduler and worker (``tickwork run``): runs per second from the fire time until the
+    store has recorded every run succeeded."""
+    counter = Counter(expected=runs)
+
+    def noop(context: TaskContext) -> None:
+        counter.record(context.idempotency_key)
+
+    tw = app(url, concurrency, noop)
+    # Storing N schedules takes a moment; the fire time is set after it, so that the
+    # scheduler's first pass finds the whole backlog due.
+    fire = (datetime.now(UTC) + timedelta(seconds=1 + runs / 4000)).replace(microsecond=0)
+    expected = one_off_schedules(tw, runs, fire)
+    tw.sync(datetime.now(UTC))
+    wait = (fire - datetime.now(UTC)).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+    began = time.perf_counter()
+    tw.start()
+    try:
+        counter.done.wait(timeout=60 + runs / 500)
+        succeeded = 0
+        while time.perf_counter() - began < 60 + runs / 500:
+            succeeded = tw.store.count_runs()[RunState.succeeded]
+            if succeeded >= runs:
+                break
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - began
+    finally:
+        tw.stop()
+    tw.close()
+    check = counter.check(expected)
+    return EngineResult(runs / elapsed, check, succeeded, elapsed)
+
+
+def _child(url: str, roles: str, concurrency: int, ready: Any, stop: Any, out: Any) -> None:
+    """A ``tickwork worker`` (or scheduler) process; reports each execution's idempotency
+    key and lag (start minus nominal fire, seconds) to ``out`` when stopped."""
+    seen: list[tuple[str, float]] = []
+
+    def noop(context: TaskContext) -> None:
+        seen.append((context.idempotency_key, time.time() - context.nominal_fire.timestamp()))
+
+    tw = app(url, concurrency, noop)
+    scheduler, worker = "scheduler" in roles, "worker" in roles
+    engine = tw.engine(scheduler=scheduler, worker=worker)  # built here, run by start()
+    tw.start(scheduler=scheduler, worker=worker)
+    while engine.last_iteration is None:  # started: store open, synced, loop running
+        time.sleep(0.01)
+    ready.set()
+    stop.wait()
+    tw.stop()
+    tw.close()
+    out.put(seen)
+
+
+def spawn(url: str, roles: str, concurrency: int) -> tuple[Any, Any, Any, Any]:
+    """A child process with ``roles`` (``worker``, ``scheduler``): (process, ready, stop,
+    results queue)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_child, args=(url, roles, concurrency, ready, stop, out))
+    proc.start()
+    return proc, ready, stop, out

@@ -1,0 +1,134 @@
+"""Recording attempts' outcomes: ``finish`` and ``finish_many`` (a ``BatchFinishingStore``).
+
+A worker that runs many short tasks finishes many runs a second; one transaction per result
+makes the database's commit the limit (SQLite: one writer; PostgreSQL: a round trip and a
+WAL flush per commit). ``finish_many`` records a batch in one transaction: one fenced
+``UPDATE … RETURNING`` per group of identical outcomes (usually one: "succeeded") and one
+multi-row insert of events, each result still fenced on its own lease (DESIGN.md, engine
+sketch), so a batch in which some leases were lost writes the others and says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, update
+
+from tickwork import events
+from tickwork.errors import InvalidSpecError
+from tickwork.model import Outcome, RunState
+from tickwork.store.base import FinishItem
+from tickwork.store.schema import runs
+from tickwork.store.sql import (
+    ATTEMPT_ERROR_LIMIT,
+    OUTCOME_EVENTS,
+    SQLStore,
+    _aware,
+    _chunks,
+    _EventLog,
+    _retried,
+)
+
+__all__ = ["FinishingSQLStore"]
+
+
+class FinishingSQLStore(SQLStore):
+    """``SQLStore`` with the outcome writes; the stores inherit this class."""
+
+    def finish(
+        self,
+        run_id: int,
+        worker: str,
+        now: datetime,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record an attempt's outcome, fenced on (running, ``lease_owner=worker``).
+
+        With ``retry_at``: ``retrying``, due then, lease cleared, error/exit code/output kept,
+        event ``run_retry_scheduled``. Without: the outcome's state (succeeded, failed,
+        timed_out or cancelled), ``finished_at=now``, its event. False (nothing written) when
+        the fence fails; ``InvalidSpecError`` for another outcome state.
+        """
+        return self.finish_many(worker, now, [FinishItem(run_id, outcome, retry_at)])[0]
+
+    @_retried
+    def finish_many(self, worker: str, now: datetime, items: Sequence[FinishItem]) -> list[bool]:
+        """``finish`` for each item, in one transaction: for each, whether it was written
+        (False: its fence failed, nothing written for it). Bad input (an outcome state
+        ``finish`` refuses, naive instants) raises before anything is written."""
+        _aware(now, "now")
+        groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
+        details: dict[int, tuple[str, RunState, dict[str, Any]]] = {}
+        for item in items:
+            values, event, state, detail = _finish_values(item, now)
+            key = tuple(sorted(values.items()))
+            groups.setdefault(key, (values, []))[1].append(item.run_id)
+            details[item.run_id] = (event, state, detail)
+        written: dict[int, int] = {}  # run id -> attempt
+        with self._transaction("record runs' outcomes", write=True) as conn:
+            for values, ids in groups.values():
+                for chunk in _chunks(ids):
+                    stmt = (
+                        update(runs)
+                        .where(*_held_many(chunk, worker))
+                        .values(**values)
+                        .returning(runs.c.id, runs.c.attempt)
+                    )
+                    for run_id, attempt in conn.execute(stmt):
+                        written[int(run_id)] = int(attempt)
+            log = _EventLog(now)
+            for item in items:
+                if item.run_id in written:
+                    event, state, detail = details[item.run_id]
+                    log.add(item.run_id, event, state, written[item.run_id], detail)
+            log.write(conn)
+        return [item.run_id in written for item in items]
+
+
+def _finish_values(
+    item: FinishItem, now: datetime
+) -> tuple[dict[str, Any], str, RunState, dict[str, Any]]:
+    """The run columns, event, state and event detail of one result."""
+    outcome, retry_at = item.outcome, item.retry_at
+    if outcome.state not in OUTCOME_EVENTS:
+        raise InvalidSpecError(
+            "outcome.state", outcome.state.value, "succeeded, failed, timed_out or cancelled"
+        )
+    values: dict[str, Any] = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "exit_code": outcome.exit_code,
+        "error": outcome.error,
+        "output": outcome.output,
+    }
+    detail: dict[str, Any] = {"outcome": outcome.state.value}
+    if outcome.duration is not None:
+        detail["duration_s"] = outcome.duration.total_seconds()
+    if outcome.exit_code is not None:
+        detail["exit_code"] = outcome.exit_code
+    if outcome.error:
+        # The run row keeps the last attempt's error; each attempt's stays in its event.
+        detail["error"] = outcome.error[-ATTEMPT_ERROR_LIMIT:]
+    if retry_at is not None:
+        _aware(retry_at, "retry_at")
+        state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
+        values |= {"state": state.value, "due_at": retry_at}
+        detail["retry_at"] = retry_at.isoformat()
+    else:
+        state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
+        values |= {"state": state.value, "finished_at": now}
+    return values, event, state, detail
+
+
+def _held_many(ids: Sequence[int], worker: str) -> tuple[ColumnElement[bool], ...]:
+    """The fence of ``finish`` for many runs at once: each row is written only while it is
+    running under ``worker``'s lease."""
+    return (
+        runs.c.id.in_(list(ids)),
+        runs.c.state == RunState.running.value,
+        runs.c.lease_owner == worker,
+    )

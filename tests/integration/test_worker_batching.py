@@ -1,0 +1,139 @@
+"""The worker's batching: results written together (group commit), claims that wait a few
+milliseconds for more free slots. On the fake clock; real timeouts are safety nets only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import pytest
+
+from tickwork.app import Tickwork
+from tickwork.model import RunState
+from tickwork.store.base import FinishItem
+from tickwork.testing import FakeClock
+from tickwork.worker import CLAIM_COALESCE
+
+from .conftest import T0, runs_of
+
+MINUTE = timedelta(minutes=1)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.005)
+
+
+def test_results_finished_while_a_write_is_going_are_written_in_one_batch(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(concurrency=8)
+    for i in range(8):
+        tw.add_schedule(name=f"s{i}", every="1m", command="true")
+    tw.sync()
+    engine = tw.engine()
+    worker, scheduler = engine.worker, engine.scheduler
+    assert worker is not None
+    assert scheduler is not None
+    batches: list[int] = []
+    finish_many = worker._finish_many
+    assert finish_many is not None
+
+    def counting(w: str, now: datetime, items: Sequence[FinishItem]) -> list[bool]:
+        batches.append(len(items))
+        return finish_many(w, now, items)
+
+    worker._finish_many = counting
+    clock.advance(timedelta(minutes=1))
+    assert len(scheduler.run_once(clock.now()).queued) == 8
+    with worker._commit_turn:  # a write in progress: every result queues behind it
+        assert worker.run_once(clock.now()) == 8
+        _wait_for(lambda: len(worker._results) == 8)
+    assert worker.wait_idle(10)
+    assert batches == [8]
+    assert [r.state for i in range(8) for r in runs_of(tw, f"s{i}")] == [RunState.succeeded] * 8
+
+
+def test_under_a_backlog_one_free_slot_waits_claim_coalesce_for_more(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(concurrency=8)  # a claim of fewer than 2 may wait while runs are in flight
+    first, rest = threading.Event(), threading.Event()
+    tw.tasks.register("first", lambda: first.wait(10))
+    tw.tasks.register("rest", lambda: rest.wait(10))
+    tw.add_schedule(name="held0", every="1m", task="first")
+    for i in range(1, 8):
+        tw.add_schedule(name=f"held{i}", every="1m", task="rest")
+    tw.add_schedule(name="waiting", every="1m", task="rest")
+    tw.sync()
+    engine = tw.engine()
+    worker, scheduler = engine.worker, engine.scheduler
+    assert worker is not None
+    assert scheduler is not None
+    clock.advance(timedelta(minutes=1))
+    assert len(scheduler.run_once(clock.now()).queued) == 9
+    assert worker.run_once(clock.now()) == 8  # a full claim: a backlog
+    first.set()
+    _wait_for(lambda: worker.in_flight() == 7)
+
+    clock.advance(timedelta(milliseconds=1))
+    assert worker.run_once(clock.now()) == 0  # one free slot waits for more
+    assert worker.claim_deferred_until == T0 + MINUTE + CLAIM_COALESCE
+    assert engine.next_deadline(clock.now()) == T0 + MINUTE + CLAIM_COALESCE
+
+    clock.advance(CLAIM_COALESCE)
+    assert worker.run_once(clock.now()) == 1  # no more than CLAIM_COALESCE late
+    assert worker.claim_deferred_until is None
+    rest.set()
+    assert worker.wait_idle(10)
+    assert [r.state for r in runs_of(tw, "waiting")] == [RunState.succeeded]
+
+
+def test_without_a_backlog_a_due_run_is_claimed_at_once(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(concurrency=8)
+    gate = threading.Event()
+    tw.tasks.register("gate", lambda: gate.wait(10))
+    for i in range(7):
+        tw.add_schedule(name=f"held{i}", every="1m", task="gate")
+    tw.add_schedule(name="late", every="1m", task="gate", start_at="2026-03-02T12:01:00.001Z")
+    tw.sync()
+    engine = tw.engine()
+    worker, scheduler = engine.worker, engine.scheduler
+    assert worker is not None
+    assert scheduler is not None
+    clock.advance(timedelta(minutes=1))
+    scheduler.run_once(clock.now())
+    assert worker.run_once(clock.now()) == 7  # fewer than the 8 slots: no backlog
+
+    clock.advance(timedelta(milliseconds=1))
+    assert len(scheduler.run_once(clock.now()).queued) == 1
+    assert worker.run_once(clock.now()) == 1  # one free slot, claimed at once
+    gate.set()
+    assert worker.wait_idle(10)
+    assert [r.state for r in runs_of(tw, "late")] == [RunState.succeeded]
+
+
+def test_sync_reads_only_the_schedules_it_syncs(
+    make_tw: Callable[..., Tickwork], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store holding many API-made schedules is not loaded whole at start-up (scale:
+    # 10^6 schedules, scheduler RSS).
+    tw = make_tw()
+    tw.add_schedule(name="mine", every="1m", command="true")
+    tw.sync()
+    listed: list[bool] = []
+    original = tw.store.list_schedules
+    monkeypatch.setattr(
+        tw.store, "list_schedules", lambda **kw: listed.append(True) or original(**kw)
+    )
+    tw.add_schedule(name="new", every="1m", command="true")
+    report = tw.sync()
+    assert (report["code"].added, report["code"].unchanged) == (("new",), ("mine",))
+    assert listed == []
