@@ -18,7 +18,7 @@ from tickwork.errors import TickworkError
 from tickwork.model import TERMINAL_STATES, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 from tickwork.spec import ScheduleSpec, trigger_text
 from tickwork.store.base import RunFilter
-from tickwork.triggers.describe import describe
+from tickwork.trigger_views import trigger_view
 
 __all__ = [
     "ACTIVE_STATES",
@@ -100,8 +100,8 @@ class ScheduleLine:
 
 def _describe(row: ScheduleRow) -> tuple[str, str, str]:
     try:
-        spec = ScheduleSpec.from_stored(row.spec)
-        return describe(spec.trigger(row.anchor)), trigger_text(row.spec), spec.tz.key
+        view = trigger_view(row.spec, row.anchor)  # parsed and described once per definition
+        return view.description, view.text, view.tz.key
     except (TickworkError, ValueError) as exc:  # a stored spec this version cannot read
         return f"(cannot read this schedule's trigger: {exc})", trigger_text(row.spec), "?"
 
