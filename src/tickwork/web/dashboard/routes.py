@@ -30,6 +30,7 @@ from tickwork.web.dashboard.auth import (
     Verifier,
 )
 from tickwork.web.dashboard.chart import DurationPoint, duration_chart
+from tickwork.web.observed import observed_route_class
 
 __all__ = ["build_router"]
 
@@ -186,7 +187,7 @@ class Pages:
 
 def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
     pages = Pages(tw, verify)
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=observed_route_class(tw.metrics))
 
     def page(template: str, build: Callable[[Request, Session], dict[str, Any] | Response]) -> Any:
         async def handler(request: Request) -> Response:
