@@ -207,7 +207,17 @@ def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
         return {"page": "overview", "ov": views.overview(tw, tw.clock.now())}
 
     def schedules(request: Request, session: Session) -> dict[str, Any]:
-        return {"page": "schedules", "lines": views.schedule_lines(tw)}
+        after = request.query_params.get("after") or None
+        if after is not None and len(after) > 200:  # longer than any name: no page after it
+            after = None
+        found = views.schedule_lines(tw, after=after)
+        return {
+            "page": "schedules",
+            "lines": found.lines,
+            "counts": found.counts,
+            "after": after,
+            "next_after": found.next_after,
+        }
 
     def schedule(request: Request, session: Session) -> dict[str, Any] | Response:
         name = request.path_params["name"]
