@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tickwork.errors import InvalidSpecError
 from tickwork.store.api_base import TokenRow, TokenStore
@@ -264,10 +264,19 @@ def _store_and_now(target: Any, now: datetime | None) -> tuple[TokenStore, datet
 
 
 def _store(target: Any) -> TokenStore:
+    if type(target) in _STORE_TYPES:
+        known: TokenStore = target
+        return known
     store = target if isinstance(target, TokenStore) else getattr(target, "store", None)
-    if not isinstance(store, TokenStore):
-        raise TypeError(f"{type(target).__name__} stores no API tokens")
-    return store
+    if type(store) not in _STORE_TYPES:
+        # isinstance of a Protocol checks every method: once per type, not per request.
+        if not isinstance(store, TokenStore):
+            raise TypeError(f"{type(target).__name__} stores no API tokens")
+        _STORE_TYPES.add(type(store))
+    return cast(TokenStore, store)
+
+
+_STORE_TYPES: set[type] = set()  # types already seen to be TokenStores
 
 
 def _info(row: TokenRow) -> TokenInfo:
