@@ -1,11 +1,12 @@
 """Workload ``api``: latency of ``GET /api/v1/schedules`` at 50 concurrent connections.
 
-A real uvicorn (one process, a subprocess of this one) serves ``create_app`` over a store
-holding 100 schedules; ``wrk -t2 -c50 --latency`` (Debian's ``wrk``) drives it with a read
-token for ``DURATION`` seconds after a warm-up, and ``wrk -c1`` before that gives the
-service time of one request alone. Without wrk, an asyncio httpx load generator
-in a separate process does the same (50 connections, each request timed). Target: p99 at
-most 20 ms. The listing is the API's default page (50 schedules, about 20 KiB of JSON).
+A real uvicorn (a subprocess of this one; one worker process, then two) serves
+``create_app`` over a store holding 100 schedules; ``wrk -t2 -c50 --latency`` (Debian's
+``wrk``) drives it with a read token for ``DURATION`` seconds after a warm-up, and
+``wrk -c1`` before that gives the service time of one request alone. Without wrk, an
+asyncio httpx load generator in a separate process does the same (50 connections, each
+request timed). Target: p99 at most 20 ms. The listing is the API's default page (50
+schedules, about 20 KiB of JSON).
 
 Run: ``python -m bench api [--store postgres]``. The figures depend on the machine and on
 what else runs on it; the report prints the command and the load tool.
@@ -36,6 +37,7 @@ CONNECTIONS = 50
 DURATION = 10  # seconds measured
 WARMUP = 2  # seconds, not measured
 PATH = "/api/v1/schedules"
+WORKERS = (1, 2)  # uvicorn processes: one, and one per core of a small machine
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,34 +50,39 @@ def serve_app() -> Any:
 
 
 def run(options: Options) -> Report:
+    tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
+    measured: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
     with ExitStack() as stack:
         url = stack.enter_context(_database(options.store))
         token = _prepare(url)
-        base = stack.enter_context(_uvicorn(url))
-        tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
-        _load(base, token, WARMUP, CONNECTIONS)  # warm-up: connections, caches, the pools
-        serial = _load(base, token, DURATION // 2, 1)
-        figures = _load(base, token, DURATION, CONNECTIONS)
+        for workers in WORKERS:
+            with _uvicorn(url, workers) as base:
+                _load(base, token, WARMUP, CONNECTIONS)  # warm-up: connections, caches, pools
+                serial = _load(base, token, DURATION // 2, 1)
+                measured[workers] = serial, _load(base, token, DURATION, CONNECTIONS)
     report = Report(
         workload="api",
         target=f"GET {PATH} p99 <= {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections",
         command=f"python -m bench api --store {options.store}",
     )
-    labels = {"store": options.store, "tool": tool.split()[0]}
-    # One connection: the service time of a request, for reading the loaded row (with a
-    # closed loop of N connections, latency is about N / throughput: Little's law).
-    report.rows.append(Row({**labels, "connections": "1"}, serial, met=None))
-    report.rows.append(
-        Row(
-            {**labels, "connections": str(CONNECTIONS)},
-            figures,
-            met=figures["p99_ms"] <= TARGET_P99_MS and not figures["errors"],
+    for workers, (serial, figures) in measured.items():
+        labels = {"store": options.store, "tool": tool.split()[0], "processes": str(workers)}
+        # One connection: the service time of a request, for reading the loaded row (with
+        # a closed loop of N connections, latency is about N / throughput: Little's law).
+        report.rows.append(Row({**labels, "connections": "1"}, serial, met=None))
+        report.rows.append(
+            Row(
+                {**labels, "connections": str(CONNECTIONS)},
+                figures,
+                met=figures["p99_ms"] <= TARGET_P99_MS and not figures["errors"],
+            )
         )
-    )
     report.notes.append(
-        f"{SCHEDULES} schedules stored; default page of the listing; one uvicorn process; "
+        f"{SCHEDULES} schedules stored; default page of the listing; uvicorn with "
+        f"{' and '.join(map(str, WORKERS))} worker processes (``--workers``); "
         f"{CONNECTIONS} connections for {DURATION} s after a {WARMUP} s warm-up; load tool: "
-        f"{tool}. The load tool shares the machine's CPUs with the server."
+        f"{tool}. The load tool shares the machine's CPUs with the server "
+        f"({os.cpu_count()} CPUs here)."
     )
     return report
 
@@ -122,7 +129,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _uvicorn(url: str) -> Iterator[str]:
+def _uvicorn(url: str, workers: int = 1) -> Iterator[str]:
     import httpx
 
     port = _free_port()
@@ -132,6 +139,7 @@ def _uvicorn(url: str) -> Iterator[str]:
         [
             *(sys.executable, "-m", "uvicorn", "--factory", "bench.api:serve_app"),
             *("--port", str(port), "--log-level", "warning", "--no-access-log"),
+            *("--workers", str(workers)),
         ],
         cwd=ROOT,
         env=env,

@@ -23,6 +23,7 @@ from tickwork.store.api_base import (
     StoredResponse,
 )
 from tickwork.store.base import ScheduleUpsert
+from tickwork.store.overview_base import OverviewStore, ScheduleCounts
 from tickwork.triggers import fires
 from tickwork.triggers.describe import describe
 
@@ -78,6 +79,14 @@ class APIOperations:
         store = self.store
         if not isinstance(store, APIStore):
             raise TypeError(f"{type(store).__name__} does not store what the API needs")
+        return store
+
+    @property
+    def overview_store(self) -> OverviewStore:
+        """The store, as the dashboard's store (both SQL stores are)."""
+        store = self.store
+        if not isinstance(store, OverviewStore):
+            raise TypeError(f"{type(store).__name__} does not store what the dashboard needs")
         return store
 
     # -- schedules -------------------------------------------------------------------------
@@ -169,6 +178,18 @@ class APIOperations:
             include_retired=include_retired,
             prefix=prefix,
         )
+
+    def recent_runs(self, names: Sequence[str], per_schedule: int) -> dict[str, list[Run]]:
+        """The latest ``per_schedule`` runs of each named schedule, newest first (one read)."""
+        return self.overview_store.recent_runs(names, per_schedule)
+
+    def next_up(self, limit: int) -> list[ScheduleRow]:
+        """The ``limit`` live, unpaused schedules that fire soonest (from the index)."""
+        return self.overview_store.next_up(limit)
+
+    def schedule_counts(self) -> ScheduleCounts:
+        """How many schedules are live, and how many of those are paused."""
+        return self.overview_store.schedule_counts()
 
     def preview(self, trigger: Mapping[str, Any], count: int) -> Preview:
         """The next ``count`` fires after now of a trigger not stored (``cron``/``every``/

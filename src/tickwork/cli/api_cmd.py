@@ -75,12 +75,23 @@ def serving(
 @config_option
 @host_option
 @port_option
-def api_command(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the one socket (each with its own database connections); "
+    "more than one where a single process's CPU is the limit.",
+)
+def api_command(config_path: str | None, host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API and dashboard (and /health, /ready, /metrics) until SIGINT/SIGTERM,
     without the scheduler or worker loops; run those with `tickwork scheduler` and
     `tickwork worker` (or `tickwork run --no-web`) against the same database."""
     tw = load_app(config_path)
     configure_logging(tw.settings.log_level)
+    if workers > 1:
+        _serve_processes(tw, host, port, workers)
+        return
     stop = threading.Event()
     with errors_to_exit_codes():
         try:
@@ -90,6 +101,35 @@ def api_command(config_path: str | None, host: str | None, port: int | None) -> 
                     pass
         finally:
             tw.close()
+
+
+def _serve_processes(tw: Tickwork, host: str | None, port: int | None, workers: int) -> None:
+    """``--workers N``: check the database and bind here, then N processes serve."""
+    from tickwork.web.server import bind
+    from tickwork.web.workers import serve_processes
+
+    address = host or tw.settings.api_host
+    wanted = tw.settings.api_port if port is None else port
+    with errors_to_exit_codes():
+        try:
+            tw.store  # migrated, and an unreachable database is exit 3  # noqa: B018
+        finally:
+            tw.close()
+    try:
+        sock = bind(address, wanted)
+    except OSError as err:
+        fail(f"cannot listen on {address}:{wanted}: {err.strerror or err}", EXIT_UNAVAILABLE)
+    try:
+        host_text = f"[{address}]" if ":" in address else address
+        click.echo(
+            f"serving HTTP on http://{host_text}:{sock.getsockname()[1]} from {workers} processes",
+            err=True,
+        )
+        serve_processes(
+            sock, workers, config_path=tw.settings.path, log_level=tw.settings.log_level
+        )
+    finally:
+        sock.close()
 
 
 @contextmanager

@@ -41,12 +41,13 @@ from tickwork.store.sql import (
     _run,
     _schedule,
 )
+from tickwork.store.sql_overview import SQLOverviewQueries
 from tickwork.store.sql_revisions import record_revision
 
 __all__ = ["APISQLMixin"]
 
 
-class APISQLMixin(SQLStore):
+class APISQLMixin(SQLOverviewQueries, SQLStore):
     """Tokens, idempotency keys, API-owned schedules, pages, cancel and retry."""
 
     # -- tokens --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from tickwork.events import STORE_UNAVAILABLE
 from tickwork.model import WorkerInfo
+from tickwork.web.observed import observed_route_class
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -90,7 +91,7 @@ def check_readiness(tw: Tickwork) -> Readiness:
 
 
 def build_health_router(tw: Tickwork) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], route_class=observed_route_class(tw.metrics))
 
     @router.get("/health", summary="Liveness: the process answers")
     async def health() -> JSONResponse:

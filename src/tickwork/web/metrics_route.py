@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tickwork.tokens import verify_token
+from tickwork.tokens import verify_token_cached
 from tickwork.web.api.problems import problem_response
+from tickwork.web.observed import observed_route_class
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -21,7 +22,7 @@ __all__ = ["build_metrics_router"]
 
 
 def build_metrics_router(tw: Tickwork) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], route_class=observed_route_class(tw.metrics))
 
     @router.get(
         "/metrics",
@@ -48,7 +49,7 @@ def _refusal(tw: Tickwork, authorization: str) -> Response | None:
     if not tw.settings.metrics_auth or tw.settings.api_auth == "none":
         return None
     scheme, _, token = authorization.partition(" ")
-    principal = verify_token(tw, token.strip()) if scheme.lower() == "bearer" else None
+    principal = verify_token_cached(tw, token.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
         return problem_response(
             401,

@@ -22,7 +22,7 @@ import uvicorn
 
 from tickwork import events
 
-__all__ = ["WebServer"]
+__all__ = ["WebServer", "bind"]
 
 log = logging.getLogger("tickwork.web")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -74,16 +74,7 @@ class WebServer:
 
     def start(self) -> None:
         """Bind (``OSError`` when the address is taken or not ours) and serve in a thread."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.requested_port))
-            sock.listen(2048)
-        except OSError:
-            sock.close()
-            raise
-        sock.set_inheritable(True)
+        sock = bind(self.host, self.requested_port)
         self._sock = sock
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, name="tickwork-web", daemon=True
@@ -110,6 +101,22 @@ class WebServer:
             self._sock.close()
             self._sock = None
         log.info("HTTP server stopped", extra={"action": events.WEB_STOPPED})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port), inheritable (``OSError`` when the address is
+    taken or not ours; port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def adopt_uvicorn_logs(level: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -36,7 +36,7 @@ IdempotencyKey = Annotated[
 @dataclass(frozen=True, slots=True)
 class API:
     tw: Tickwork
-    needs: Callable[[str], Callable[..., Principal]]
+    needs: Callable[[str], Callable[..., Awaitable[Principal]]]
 
 
 def dumps(body: Any) -> bytes:

@@ -11,9 +11,8 @@ from typing import Any
 
 from tickwork.errors import InvalidSpecError
 from tickwork.model import Run, RunEvent, ScheduleRow, WorkerInfo
-from tickwork.spec import ScheduleSpec, trigger_text
+from tickwork.trigger_views import trigger_view
 from tickwork.triggers import fires
-from tickwork.triggers.describe import describe
 
 __all__ = [
     "decode_cursor",
@@ -43,22 +42,21 @@ def iso(value: datetime | None) -> str | None:
 def schedule_json(row: ScheduleRow, count: int = 5) -> dict[str, Any]:
     """A schedule with its next ``count`` nominal fires, in its zone (from the stored next
     fire and trigger, so the same row always reads the same)."""
-    spec = ScheduleSpec.from_stored(row.spec)
-    trigger = spec.trigger(row.anchor)
+    view = trigger_view(row.spec, row.anchor)  # parsed and described once per definition
     upcoming: list[str] = []
     if not row.retired and row.next_fire_at is not None and count > 0:
         first = row.next_fire_at
-        later = list(fires(trigger, first, count - 1))
-        upcoming = [f.astimezone(spec.tz).isoformat() for f in [first, *later]]
+        later = list(fires(view.trigger, first, count - 1))
+        upcoming = [f.astimezone(view.tz).isoformat() for f in [first, *later]]
     return {
         "name": row.name,
         "source": row.source,
         "read_only": row.source != "api",
         "paused": row.paused,
         "retired": row.retired,
-        "trigger": trigger_text(row.spec),
+        "trigger": view.text,
         "tz": row.spec.get("tz"),
-        "description": describe(trigger),
+        "description": view.description,
         "task": row.spec.get("task"),
         "command": row.spec.get("command"),
         "next_fires": upcoming,

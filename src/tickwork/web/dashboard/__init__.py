@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tickwork.app import Tickwork
-from tickwork.tokens import verify_token
+from tickwork.tokens import verify_token_cached
 from tickwork.web.dashboard.routes import build_router
 
 __all__ = ["build_dashboard_router"]
@@ -20,4 +20,4 @@ __all__ = ["build_dashboard_router"]
 
 def build_dashboard_router(tw: Tickwork) -> APIRouter:
     """The dashboard's routes (names ``dashboard.*``), to include in a FastAPI app."""
-    return build_router(tw, verify_token)
+    return build_router(tw, verify_token_cached)

@@ -30,6 +30,7 @@ from tickwork.web.dashboard.auth import (
     Verifier,
 )
 from tickwork.web.dashboard.chart import DurationPoint, duration_chart
+from tickwork.web.observed import observed_route_class
 
 __all__ = ["build_router"]
 
@@ -186,7 +187,7 @@ class Pages:
 
 def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
     pages = Pages(tw, verify)
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=observed_route_class(tw.metrics))
 
     def page(template: str, build: Callable[[Request, Session], dict[str, Any] | Response]) -> Any:
         async def handler(request: Request) -> Response:
@@ -206,7 +207,17 @@ def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
         return {"page": "overview", "ov": views.overview(tw, tw.clock.now())}
 
     def schedules(request: Request, session: Session) -> dict[str, Any]:
-        return {"page": "schedules", "lines": views.schedule_lines(tw)}
+        after = request.query_params.get("after") or None
+        if after is not None and len(after) > 200:  # longer than any name: no page after it
+            after = None
+        found = views.schedule_lines(tw, after=after)
+        return {
+            "page": "schedules",
+            "lines": found.lines,
+            "counts": found.counts,
+            "after": after,
+            "next_after": found.next_after,
+        }
 
     def schedule(request: Request, session: Session) -> dict[str, Any] | Response:
         name = request.path_params["name"]

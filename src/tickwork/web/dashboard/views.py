@@ -6,7 +6,7 @@ a template; the templates only lay it out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +18,8 @@ from tickwork.errors import TickworkError
 from tickwork.model import TERMINAL_STATES, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 from tickwork.spec import ScheduleSpec, trigger_text
 from tickwork.store.base import RunFilter
-from tickwork.triggers.describe import describe
+from tickwork.store.overview_base import ScheduleCounts
+from tickwork.trigger_views import trigger_view
 
 __all__ = [
     "ACTIVE_STATES",
@@ -26,6 +27,7 @@ __all__ = [
     "Overview",
     "ScheduleDetail",
     "ScheduleLine",
+    "ScheduleLines",
     "WorkerLine",
     "overview",
     "relative",
@@ -58,6 +60,7 @@ FAILED_STATES = frozenset({RunState.failed, RunState.timed_out})
 RETRYABLE_STATES = FAILED_STATES | {RunState.cancelled}
 STRIP_LENGTH = 20
 NEXT_UP = 10
+SCHEDULES_PAGE = 50
 
 
 def relative(instant: datetime | None, now: datetime) -> str:
@@ -100,23 +103,41 @@ class ScheduleLine:
 
 def _describe(row: ScheduleRow) -> tuple[str, str, str]:
     try:
-        spec = ScheduleSpec.from_stored(row.spec)
-        return describe(spec.trigger(row.anchor)), trigger_text(row.spec), spec.tz.key
+        view = trigger_view(row.spec, row.anchor)  # parsed and described once per definition
+        return view.description, view.text, view.tz.key
     except (TickworkError, ValueError) as exc:  # a stored spec this version cannot read
         return f"(cannot read this schedule's trigger: {exc})", trigger_text(row.spec), "?"
 
 
-def _line(tw: Tickwork, row: ScheduleRow) -> ScheduleLine:
-    runs = tw.store.list_runs(RunFilter(schedule=row.name, limit=STRIP_LENGTH))
+def _line(row: ScheduleRow, runs: list[Run]) -> ScheduleLine:
+    """``runs``: the schedule's latest runs, newest first."""
     last = next((r for r in runs if r.state in RESULT_STATES), None)
     description, trigger, tz = _describe(row)
     return ScheduleLine(row, description, trigger, tz, list(reversed(runs)), last)
 
 
-def schedule_lines(tw: Tickwork) -> list[ScheduleLine]:
-    """Every live schedule, by name, with its last results (one runs query per schedule)."""
-    rows = sorted(tw.store.list_schedules(), key=lambda r: r.name)
-    return [_line(tw, row) for row in rows]
+def _lines(tw: Tickwork, rows: Sequence[ScheduleRow]) -> list[ScheduleLine]:
+    """A line per row, the results strips of all of them read in one query."""
+    strips = tw.recent_runs([row.name for row in rows], STRIP_LENGTH) if rows else {}
+    return [_line(row, strips.get(row.name, [])) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLines:
+    lines: list[ScheduleLine]
+    next_after: str | None  # the ``after`` of the next page, None on the last one
+    counts: ScheduleCounts
+
+
+def schedule_lines(
+    tw: Tickwork, *, after: str | None = None, page: int = SCHEDULES_PAGE
+) -> ScheduleLines:
+    """A page of live schedules by name, after ``after`` (the API's keyset page), with their
+    last results: two queries whatever the number of schedules, plus the counts."""
+    found = tw.schedule_page(after=after, limit=page)
+    rows = list(found.rows)
+    more = rows[-1].name if rows and found.more else None
+    return ScheduleLines(_lines(tw, rows), more, tw.schedule_counts())
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,26 +156,31 @@ def active_runs(tw: Tickwork, limit: int = 50) -> list[Run]:
 
 
 def overview(tw: Tickwork, now: datetime) -> Overview:
-    """Failing schedules (their latest result failed or timed out), live runs, next up."""
-    rows = tw.store.list_schedules()
-    by_name = {row.name: row for row in rows}
+    """Failing schedules (their latest result failed or timed out), live runs, next up.
+    Every read is bounded by what is shown, not by the number of schedules."""
     # Candidates: schedules with a recent failure; each is failing if its latest result is
-    # one. Bounded by the candidates, not by the number of schedules.
+    # one (their strips in one query; a row read only for those failing).
     recent = tw.store.list_runs(RunFilter(states=FAILED_STATES, limit=200))
-    candidates = dict.fromkeys(r.schedule for r in recent if r.schedule in by_name)
-    failing = [line for name in candidates if (line := _line(tw, by_name[name])).failing]
-    upcoming = sorted(
-        (r for r in rows if not r.paused and r.next_fire_at is not None),
-        key=lambda r: (r.next_fire_at or now, r.name),
-    )[:NEXT_UP]
+    candidates = list(dict.fromkeys(r.schedule for r in recent))
+    strips = tw.recent_runs(candidates, STRIP_LENGTH) if candidates else {}
+    failing: list[ScheduleLine] = []
+    for name in candidates:
+        runs = strips.get(name, [])
+        last = next((r for r in runs if r.state in RESULT_STATES), None)
+        if last is None or last.state not in FAILED_STATES:
+            continue
+        row = tw.store.get_schedule(name)
+        if row is not None and not row.retired:
+            failing.append(_line(row, runs))
     counts = {state.value: n for state, n in tw.store.count_runs().items() if n}
+    schedules = tw.schedule_counts()
     return Overview(
         failing=failing,
         active=active_runs(tw),
-        next_up=upcoming,
+        next_up=tw.next_up(NEXT_UP),
         counts=counts,
-        schedules=len(rows),
-        paused=sum(r.paused for r in rows),
+        schedules=schedules.live,
+        paused=schedules.paused,
     )
 
 
@@ -200,7 +226,7 @@ def schedule_detail(
         if r.started_at is not None and r.finished_at is not None
     ]
     return ScheduleDetail(
-        line=_line(tw, row),
+        line=_line(row, tw.recent_runs([row.name], STRIP_LENGTH)[row.name]),
         spec=spec,
         fires=[(f, f.astimezone(UTC)) for f in fires],
         history=history[:page],

@@ -1,0 +1,90 @@
+"""The per-request work the HTTP routes remember: verified tokens (5 s of the app's clock)
+and parsed, described triggers (by definition)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tickwork.app import Tickwork
+from tickwork.testing import FakeClock
+from tickwork.tokens import (
+    VERIFIED_TTL,
+    create_token,
+    peek_verified,
+    revoke_token,
+    verify_token_cached,
+)
+from tickwork.trigger_views import trigger_view
+from tickwork.triggers import CronTrigger
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def tw(tmp_path: Path, clock: FakeClock) -> Iterator[Tickwork]:
+    app = Tickwork(database_url=f"sqlite:///{tmp_path / 'tw.db'}", clock=clock)
+    yield app
+    app.close()
+
+
+def test_a_revocation_by_another_process_takes_effect_within_the_ttl(
+    tw: Tickwork, clock: FakeClock
+) -> None:
+    token, _ = create_token(tw, "reader", "read")
+    assert peek_verified(tw, token) is None  # never verified: nothing remembered
+    found = verify_token_cached(tw, token)
+    assert found is not None
+    assert found.name == "reader"
+    assert peek_verified(tw, token) == found
+    tw.store.revoke_token("reader", clock.now())  # as `tickwork token revoke` elsewhere would
+    clock.advance(VERIFIED_TTL - timedelta(milliseconds=1))
+    assert verify_token_cached(tw, token) == found  # remembered, not read again
+    clock.advance(timedelta(milliseconds=1))
+    assert verify_token_cached(tw, token) is None
+    assert peek_verified(tw, token) is None
+
+
+def test_revoking_in_this_process_takes_effect_at_once(tw: Tickwork) -> None:
+    token, _ = create_token(tw, "reader", "read")
+    assert verify_token_cached(tw, token) is not None
+    revoke_token(tw, "reader")
+    assert peek_verified(tw, token) is None
+    assert verify_token_cached(tw, token) is None
+
+
+def test_unknown_tokens_are_not_remembered_and_a_clock_going_back_forgets(
+    tw: Tickwork, clock: FakeClock
+) -> None:
+    assert verify_token_cached(tw, "tw_not-a-token") is None
+    assert verify_token_cached(tw, "no prefix") is None
+    token, _ = create_token(tw, "reader", "read")
+    assert verify_token_cached(tw, token) is not None
+    clock.set(T0 - timedelta(seconds=1))  # a clock set back: the memory is not trusted
+    assert peek_verified(tw, token) is None
+
+
+def test_one_trigger_per_definition_intervals_by_anchor() -> None:
+    spec = {"name": "a", "cron": "5 * * * *", "tz": "Europe/Berlin", "task": "m:f"}
+    first = trigger_view(spec, T0)
+    same = trigger_view({**spec, "name": "b"}, T0 + timedelta(days=3))
+    assert same is first  # cron ignores the anchor: one entry for both schedules
+    assert isinstance(first.trigger, CronTrigger)
+    assert first.description == "At minute 5, every day"
+    assert first.text == "5 * * * *"
+    assert first.tz.key == "Europe/Berlin"
+    assert trigger_view({**spec, "cron": "6 * * * *"}, T0) is not first
+    every = {"name": "c", "every": "1h", "tz": "UTC", "task": "m:f"}
+    at_t0 = trigger_view(every, T0)
+    later = trigger_view(every, T0 + timedelta(minutes=7))
+    assert at_t0 is not later
+    assert later.trigger.next_after(T0) == T0 + timedelta(minutes=7)
+    assert at_t0.trigger.next_after(T0) == T0 + timedelta(hours=1)
