@@ -241,6 +241,25 @@ def test_overdue_pages_through_schedules(store: Store) -> None:
     assert second.next_after is None
 
 
+def test_list_overdue_is_longest_overdue_first_and_bounded(store: Store) -> None:
+    for name in ("a", "b", "c", "fine"):
+        add_schedule(store, name)
+
+    def decide(row: ScheduleRow, last: datetime | None) -> tuple[datetime, datetime] | None:
+        if row.name == "fine":
+            return None
+        # c has been overdue longest, then a, then b.
+        since = {"c": T0 + MINUTE, "a": T0 + 2 * MINUTE, "b": T0 + 3 * MINUTE}[row.name]
+        return (T0, since)
+
+    ops(store).check_overdue(T0 + HOUR, None, 100, decide)
+    assert [h.schedule for h in ops(store).list_overdue(10)] == ["c", "a", "b"]
+    assert [h.schedule for h in ops(store).list_overdue(2)] == ["c", "a"]
+    with pytest.raises(InvalidSpecError) as caught:
+        ops(store).list_overdue(0)
+    assert caught.value.field == "limit"
+
+
 # -- alert outbox --------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import pytest
 from tickwork.app import Tickwork
 from tickwork.model import WorkerInfo
 from tickwork.store.base import ScheduleUpsert
+from tickwork.testing import FakeClock, run_until_idle
 from tickwork.tokens import revoke_token
 
 from .conftest import MakeClient, TestClient
@@ -274,3 +275,24 @@ def test_the_api_beside_the_dashboard_takes_the_same_token(
     )
     assert response.status_code == 200
     assert client.get("/tickwork/").status_code == 303  # the dashboard still wants a login
+
+
+def test_the_overview_lists_overdue_schedules_longest_first(
+    writer: TestClient, tw: Tickwork, clock: FakeClock
+) -> None:
+    html = writer.get("/").text
+    overdue = html.split('id="overdue"')[1].split("</section>")[0]
+    assert "Nothing is overdue" in overdue
+    # late fails every fire: once its grace (half its period) passes, the monitor marks it.
+    tw.add_schedule(name="late", every="5m", command="exit 1")
+    tw.sync()
+    for _ in range(4):
+        clock.advance(timedelta(minutes=5))
+        run_until_idle(tw)
+    html = writer.get("/").text
+    overdue = html.split('id="overdue"')[1].split("</section>")[0]
+    assert "/schedules/late" in overdue
+    assert "Nothing is overdue" not in overdue
+    assert "/schedules/hello" not in overdue  # it keeps succeeding
+    tile = html.split('href="#overdue"')[1].split("</a>")[0]
+    assert ">1<" in tile.replace(" ", "")

@@ -156,6 +156,11 @@ class OperationsStore(Protocol):
         """Health of every schedule that has a row, by schedule name."""
         ...
 
+    def list_overdue(self, limit: int) -> list[ScheduleHealth]:
+        """Live schedules overdue now (``overdue_since`` set), longest overdue first, at most
+        ``limit`` (for the dashboard's overview)."""
+        ...
+
     def claim_alerts(self, now: datetime, lease: timedelta, limit: int) -> list[Alert]:
         """Up to ``limit`` undelivered, not failed alerts with ``next_attempt_at <= now``,
         oldest first: attempts + 1 and ``next_attempt_at = now + lease`` (so another process

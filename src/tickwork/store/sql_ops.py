@@ -362,17 +362,23 @@ class OpsSQLMixin:
             .order_by(schedules.c.name)
         )
         with self._transaction("read schedule health", write=False) as conn:
-            return [
-                ScheduleHealth(
-                    schedule=r["name"],
-                    last_success_at=r["last_success_at"],
-                    last_success_fire=r["last_success_fire"],
-                    consecutive_failures=r["consecutive_failures"],
-                    overdue_since=r["overdue_since"],
-                    overdue_fire=r["overdue_fire"],
-                )
-                for r in conn.execute(stmt).mappings()
-            ]
+            return [_health(r) for r in conn.execute(stmt).mappings()]
+
+    @_retried
+    def list_overdue(self: _SQLInternals, limit: int) -> list[ScheduleHealth]:
+        """Live schedules overdue now, longest overdue first, at most ``limit``."""
+        if limit <= 0:
+            raise InvalidSpecError("limit", limit, "a positive number of schedules")
+        stmt = (
+            select(schedules.c.name, schedule_health)
+            .join(schedules, schedules.c.id == schedule_health.c.schedule_id)
+            .where(schedule_health.c.overdue_since.is_not(None))
+            .where(schedules.c.retired.is_(False))
+            .order_by(schedule_health.c.overdue_since, schedules.c.name)
+            .limit(limit)
+        )
+        with self._transaction("read overdue schedules", write=False) as conn:
+            return [_health(r) for r in conn.execute(stmt).mappings()]
 
     @_retried
     def claim_alerts(
@@ -734,3 +740,14 @@ def _alert(r: RowMapping) -> Alert:
 # Last, so that importing either module first works: ``sql.py`` imports this module for
 # ``OpsSQLMixin`` while it is being defined; these helpers are only read at call time.
 import tickwork.store.sql as _sql  # noqa: E402
+
+
+def _health(r: RowMapping) -> ScheduleHealth:
+    return ScheduleHealth(
+        schedule=r["name"],
+        last_success_at=r["last_success_at"],
+        last_success_fire=r["last_success_fire"],
+        consecutive_failures=r["consecutive_failures"],
+        overdue_since=r["overdue_since"],
+        overdue_fire=r["overdue_fire"],
+    )

@@ -18,6 +18,7 @@ from tickwork.errors import TickworkError
 from tickwork.model import TERMINAL_STATES, Run, RunEvent, RunState, ScheduleRow, WorkerInfo
 from tickwork.spec import ScheduleSpec, trigger_text
 from tickwork.store.base import RunFilter
+from tickwork.store.ops import ScheduleHealth
 from tickwork.store.overview_base import ScheduleCounts
 from tickwork.trigger_views import trigger_view
 
@@ -148,6 +149,10 @@ class Overview:
     counts: dict[str, int]
     schedules: int
     paused: int
+    overdue: list[ScheduleHealth] = field(default_factory=list)  # longest overdue first
+
+
+OVERDUE_SHOWN = 20
 
 
 def active_runs(tw: Tickwork, limit: int = 50) -> list[Run]:
@@ -181,6 +186,7 @@ def overview(tw: Tickwork, now: datetime) -> Overview:
         counts=counts,
         schedules=schedules.live,
         paused=schedules.paused,
+        overdue=tw.ops_store.list_overdue(OVERDUE_SHOWN),
     )
 
 
