@@ -3,10 +3,16 @@
 The server is ``TICKWORK_TEST_POSTGRES_URL`` (default the local one). When it is unreachable
 a test that needs it fails if ``TICKWORK_REQUIRE_POSTGRES`` is set (``.ci/run`` sets it) and
 is skipped, saying why, otherwise (a machine without PostgreSQL): never a silent skip.
+
+Each PostgreSQL test ends with a garbage collection: a psycopg connection it left open (a
+store never closed, a pool reopened after ``close``) warns then, an error under
+``filterwarnings = error`` at that test's teardown, instead of at a random later test
+whenever the collector happens to run.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +41,7 @@ def new_postgres_schema() -> Iterator[Callable[..., str]]:
     """Call it for the URL of a new empty schema (``prefix`` names it); every schema made
     is dropped after the test."""
     with ExitStack() as made:
+        made.callback(gc.collect)  # last: after the test's stores and apps were closed
 
         def make(prefix: str = "tw_test") -> str:
             try:
@@ -73,6 +80,7 @@ def postgres_database() -> Iterator[str]:
         try:
             yield server.set(database=name).render_as_string(hide_password=False)
         finally:
+            gc.collect()  # a connection the test left open warns now, on this test
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
