@@ -4,16 +4,16 @@ The server is ``TICKWORK_TEST_POSTGRES_URL`` (default the local one). When it is
 a test that needs it fails if ``TICKWORK_REQUIRE_POSTGRES`` is set (``.ci/run`` sets it) and
 is skipped, saying why, otherwise (a machine without PostgreSQL): never a silent skip.
 
-Each PostgreSQL test ends with a garbage collection: a psycopg connection it left open (a
-store never closed, a pool reopened after ``close``) warns then, an error under
-``filterwarnings = error`` at that test's teardown, instead of at a random later test
-whenever the collector happens to run.
+A test must close every connection it opened to its schema: the schema's URL names the
+connections (``application_name``), and a test that left one open (a store or ``Tickwork``
+never closed) errors at its own teardown. Otherwise the connection is found only when the
+garbage collector frees it, a ResourceWarning (an error here) at a random later test.
 """
 
 from __future__ import annotations
 
-import gc
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -41,16 +41,53 @@ def new_postgres_schema() -> Iterator[Callable[..., str]]:
     """Call it for the URL of a new empty schema (``prefix`` names it); every schema made
     is dropped after the test."""
     with ExitStack() as made:
-        made.callback(gc.collect)  # last: after the test's stores and apps were closed
 
         def make(prefix: str = "tw_test") -> str:
             try:
-                return made.enter_context(postgres_schema(POSTGRES_URL, prefix=prefix))
+                url = made.enter_context(postgres_schema(POSTGRES_URL, prefix=prefix))
             except StoreUnavailableError as exc:
                 _unreachable(exc)
                 raise
+            tag = f"tw_test_{uuid.uuid4().hex[:12]}"
+            made.callback(_none_left_open, tag)  # before the schema is dropped
+            return (
+                make_url(url)
+                .update_query_dict({"application_name": tag})
+                .render_as_string(hide_password=False)
+            )
 
         yield make
+
+
+LEFT_OPEN_GRACE = 5.0  # seconds for the server to see closed connections go (a safety net)
+
+
+def _none_left_open(tag: str) -> None:
+    """Fail the test when connections named ``tag`` are still open on the server."""
+    import psycopg
+
+    server = make_url(POSTGRES_URL).set(drivername="postgresql")
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        deadline = time.monotonic() + LEFT_OPEN_GRACE
+        while True:  # a closed connection's server process may take a moment to exit
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (tag,)
+            ).fetchone()
+            left = row[0] if row else 0
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if left:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (tag,),
+            )
+            pytest.fail(
+                f"{left} PostgreSQL connection(s) still open after the test: close every "
+                "store and Tickwork it opened (tw.close(), store.close(), a with block)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture
@@ -80,7 +117,6 @@ def postgres_database() -> Iterator[str]:
         try:
             yield server.set(database=name).render_as_string(hide_password=False)
         finally:
-            gc.collect()  # a connection the test left open warns now, on this test
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
