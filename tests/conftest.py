@@ -3,11 +3,17 @@
 The server is ``TICKWORK_TEST_POSTGRES_URL`` (default the local one). When it is unreachable
 a test that needs it fails if ``TICKWORK_REQUIRE_POSTGRES`` is set (``.ci/run`` sets it) and
 is skipped, saying why, otherwise (a machine without PostgreSQL): never a silent skip.
+
+A test must close every connection it opened to its schema: the schema's URL names the
+connections (``application_name``), and a test that left one open (a store or ``Tickwork``
+never closed) errors at its own teardown. Otherwise the connection is found only when the
+garbage collector frees it, a ResourceWarning (an error here) at a random later test.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -38,12 +44,50 @@ def new_postgres_schema() -> Iterator[Callable[..., str]]:
 
         def make(prefix: str = "tw_test") -> str:
             try:
-                return made.enter_context(postgres_schema(POSTGRES_URL, prefix=prefix))
+                url = made.enter_context(postgres_schema(POSTGRES_URL, prefix=prefix))
             except StoreUnavailableError as exc:
                 _unreachable(exc)
                 raise
+            tag = f"tw_test_{uuid.uuid4().hex[:12]}"
+            made.callback(_none_left_open, tag)  # before the schema is dropped
+            return (
+                make_url(url)
+                .update_query_dict({"application_name": tag})
+                .render_as_string(hide_password=False)
+            )
 
         yield make
+
+
+LEFT_OPEN_GRACE = 5.0  # seconds for the server to see closed connections go (a safety net)
+
+
+def _none_left_open(tag: str) -> None:
+    """Fail the test when connections named ``tag`` are still open on the server."""
+    import psycopg
+
+    server = make_url(POSTGRES_URL).set(drivername="postgresql")
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        deadline = time.monotonic() + LEFT_OPEN_GRACE
+        while True:  # a closed connection's server process may take a moment to exit
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (tag,)
+            ).fetchone()
+            left = row[0] if row else 0
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if left:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (tag,),
+            )
+            pytest.fail(
+                f"{left} PostgreSQL connection(s) still open after the test: close every "
+                "store and Tickwork it opened (tw.close(), store.close(), a with block)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture

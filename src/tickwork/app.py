@@ -100,6 +100,7 @@ class Tickwork(APIOperations, Revisions):
         self._metrics: Metrics | None = None
         self._code_schedules: dict[str, dict[str, Any]] = {}
         self._store: Store | None = None
+        self._store_guard = threading.Lock()  # threads asking for it first open it once
         self._engine: Engine | None = None
         self._worker_thread: threading.Thread | None = None
         self._alert_sender: AlertSender | None = None
@@ -182,16 +183,27 @@ class Tickwork(APIOperations, Revisions):
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            # The worker's threads, the loop and the database clock use it at once.
-            store = open_store(
-                self.settings.database_url, connections=self.settings.concurrency + 2
-            )
+        """The store, opened and migrated on first use (by whichever thread asks first: an
+        engine thread and a request may ask at once, and must share one pool)."""
+        store = self._store
+        if store is not None:
+            return store
+        with self._store_guard:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
+
+    def _open_store(self) -> Store:
+        # The worker's threads, the loop and the database clock use it at once.
+        store = open_store(self.settings.database_url, connections=self.settings.concurrency + 2)
+        try:
             store.upgrade()
-            if not self._clock_injected and isinstance(store, TimekeepingStore):
-                self.clock = DatabaseClock(store.database_now)
-            self._store = store
-        return self._store
+        except BaseException:
+            store.close()  # its pool may hold a connection already (a failed migration)
+            raise
+        if not self._clock_injected and isinstance(store, TimekeepingStore):
+            self.clock = DatabaseClock(store.database_now)
+        return store
 
     def sync(
         self, now: datetime | None = None, *, require_applied: bool = False
@@ -465,10 +477,16 @@ class Tickwork(APIOperations, Revisions):
 
     def close(self) -> None:
         self.stop()
+        engine = self._engine
+        if engine is not None and engine.worker is not None and not engine.worker.stopping:
+            # Stepped by hand (``run_until_idle``, ``engine().run_once``), never drained: a
+            # task still running would record its outcome on a closed store's new pool.
+            engine.worker.stop(self.settings.stop_grace.total_seconds())
         self.executors.close()
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._store_guard:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     def _drain(self) -> None:
         engine = self._engine

@@ -139,6 +139,12 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop`` was called: no new claims."""
+        with self._changed:
+            return self._stopping
+
     def in_flight(self) -> int:
         with self._changed:
             return len(self._inflight)

@@ -92,18 +92,21 @@ def make_env(url: str, tmp_path: Path, **settings: Any) -> Iterator[Env]:
     config.write_text(CONFIG.format(url=url))
     clock = FakeClock(T0)
     tw = Tickwork(config=config, clock=clock, worker_id="test-worker")
-    tw.settings = replace(tw.settings, **settings)
-    tw.task(nightly, name="nightly", cron="0 3 * * *", tz="Europe/Berlin")
-    tw.task(failing, name="failing", every="1d")
-    tw.sync()
-    scoped = {
-        scope: create_token(tw, f"{scope}-token", scope)[0] for scope in ("read", "write", "admin")
-    }
-    app = FastAPI()
-    app.include_router(build_api_router(tw))
-    with TestClient(app) as client:
-        yield Env(tw, clock, client, app, scoped)
-    tw.close()
+    try:  # closed also when the test closes the generator early (``GeneratorExit``)
+        tw.settings = replace(tw.settings, **settings)
+        tw.task(nightly, name="nightly", cron="0 3 * * *", tz="Europe/Berlin")
+        tw.task(failing, name="failing", every="1d")
+        tw.sync()
+        scoped = {
+            scope: create_token(tw, f"{scope}-token", scope)[0]
+            for scope in ("read", "write", "admin")
+        }
+        app = FastAPI()
+        app.include_router(build_api_router(tw))
+        with TestClient(app) as client:
+            yield Env(tw, clock, client, app, scoped)
+    finally:
+        tw.close()
 
 
 @pytest.fixture

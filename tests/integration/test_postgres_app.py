@@ -15,6 +15,8 @@ from tickwork.clock import DatabaseClock
 from tickwork.config import Settings
 from tickwork.model import RunState
 from tickwork.store import open_store
+from tickwork.store.base import RunFilter
+from tickwork.store.postgres import PostgresStore
 from tickwork.testing import FakeClock
 
 from .conftest import T0, runs_of
@@ -89,3 +91,59 @@ def _wait(predicate: Callable[[], bool], what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_closing_while_a_task_runs_leaves_no_connection_open(
+    postgres_url: str, made: list[Tickwork]
+) -> None:
+    """Stepped by hand (no engine thread to drain it), the worker is stopped by ``close``:
+    a task finishing later records nothing, so the closed store opens no new connection
+    (one nobody would close: a ResourceWarning whenever the garbage collector ran)."""
+    started, release = threading.Event(), threading.Event()
+    clock = FakeClock(T0)
+    settings = Settings(database_url=postgres_url, stop_grace=timedelta(milliseconds=50))
+    tw = Tickwork(config=settings, clock=clock)
+    made.append(tw)
+    tw.task(lambda: (started.set(), release.wait(WAIT)), name="slow")
+    tw.add_schedule(name="slow", task="slow", at="2099-01-01T00:00:00+00:00")
+    tw.sync()
+    store = tw.store
+    assert isinstance(store, PostgresStore)
+    store.trigger("slow", clock.now())
+    engine = tw.engine()
+    engine.run_once(clock.now())
+    assert started.wait(WAIT)
+    tw.close()  # the task outlives the grace: its lease is released
+    release.set()
+    assert engine.worker is not None
+    assert engine.worker.wait_idle(WAIT)
+    assert store._engine.pool.checkedin() == 0  # nothing reopened after close
+    elsewhere = open_store(postgres_url)
+    try:
+        assert [r.state for r in elsewhere.list_runs(RunFilter())] == [RunState.queued]
+    finally:
+        elsewhere.close()
+
+
+def test_threads_asking_for_the_store_at_once_share_one(
+    postgres_url: str, made: list[Tickwork]
+) -> None:
+    """An engine thread and a request may open the store at once: one pool, none dropped
+    with its connections open."""
+    tw = Tickwork(database_url=postgres_url)
+    made.append(tw)
+    n = 4
+    start = threading.Barrier(n)
+    seen: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        seen.append(tw.store)
+
+    threads = [threading.Thread(target=ask) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert len(seen) == n
+    assert len({id(store) for store in seen}) == 1
