@@ -193,3 +193,16 @@ def test_bad_service_settings_are_all_reported_with_what_was_expected() -> None:
     assert "'token'" in text
     assert "http:// or https://" in text
     assert "true or false" in text
+
+
+def test_a_bad_cron_is_reported_with_a_bad_zone_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tickwork.toml"
+    path.write_text(
+        '[[schedule]]\nname = "x"\ncron = "0 25 * * *"\ntz = "No/Where"\ntask = "m:f"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert {(p.field, p.expected) for p in caught.value.problems} == {
+        ("cron", "0-23"),
+        ("tz", "an IANA time zone name"),
+    }
