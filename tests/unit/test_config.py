@@ -206,3 +206,14 @@ def test_a_bad_cron_is_reported_with_a_bad_zone_at_once(tmp_path: Path) -> None:
         ("cron", "0-23"),
         ("tz", "an IANA time zone name"),
     }
+
+
+@pytest.mark.parametrize("name", ["café-日本", "nightly\n", "-leading", "x" * 201])
+def test_a_name_outside_ascii_letters_digits_and_dot_dash_underscore_is_refused(
+    name: str,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_schedule({"name": name, "every": "1h", "task": "m:f"})
+    [problem] = caught.value.problems
+    assert problem.field == "name"
+    assert problem.expected.startswith("a unique name of ASCII letters, digits")
