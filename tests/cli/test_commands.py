@@ -189,6 +189,28 @@ def test_schedules_list_and_show(config: Path, history: Tickwork) -> None:
     assert len(shown["recent_runs"]) == 2
 
 
+def test_schedules_shows_next_fire_and_last_result_in_the_schedules_zone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tickwork.toml"
+    path.write_text(
+        f'[tickwork]\ndatabase_url = "sqlite:///{tmp_path / "tw.db"}"\n\n'
+        '[[schedule]]\nname = "b"\nevery = "1h"\ntz = "Europe/Berlin"\ncommand = "true"\n'
+    )
+    clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    tw = Tickwork(config=load_config(path), clock=clock, worker_id="test")
+    tw.sync()
+    tw.trigger("b")
+    clock.advance(timedelta(minutes=5))
+    run_until_idle(tw)
+    tw.close()
+    result = CliRunner().invoke(cli, ["schedules", "--config", str(path)], terminal_width=200)
+    assert result.exit_code == 0, result.stderr
+    assert "2026-03-02 14:00:00+01:00" in result.stdout  # next fire, 13:00 UTC
+    assert "succeeded (2026-03-02 13:05:00+01:00)" in result.stdout  # ended 12:05 UTC
+    assert "+00:00" not in result.stdout
+
+
 def test_trigger_pause_and_resume(config: Path, history: Tickwork) -> None:
     result = invoke("trigger", "hello", "--config", str(config), "--json")
     assert result.exit_code == 0, result.stderr
