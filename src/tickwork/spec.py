@@ -168,7 +168,7 @@ def validate_schedule(
                 )
             )
     for key, enum in (("overlap", OverlapPolicy), ("catchup", CatchupPolicy)):
-        if out.get(key) not in {p.value for p in enum}:
+        if not isinstance(out.get(key), str) or out[key] not in {p.value for p in enum}:
             problem(key, f"unknown policy {out.get(key)!r}")
     for key, high in (("retries", MAX_RETRIES), ("catchup_limit", MAX_CATCHUP_LIMIT)):
         value = out.get(key)

@@ -217,3 +217,11 @@ def test_a_name_outside_ascii_letters_digits_and_dot_dash_underscore_is_refused(
     [problem] = caught.value.problems
     assert problem.field == "name"
     assert problem.expected.startswith("a unique name of ASCII letters, digits")
+
+
+@pytest.mark.parametrize("key", ["overlap", "catchup"])
+@pytest.mark.parametrize("value", [["skip"], {"a": 1}, 3])
+def test_a_policy_that_is_not_text_is_a_problem_not_a_crash(key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_schedule({"name": "x", "every": "1h", "task": "m:f", key: value})
+    assert [p.field for p in caught.value.problems] == [key]
