@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["APIOperations", "APIScheduleEdit", "Preview"]
 
 PREVIEW_NAME = "preview"
+MAX_PREVIEW = 100  # fires one preview may list
 IDEMPOTENCY_KEEP = timedelta(hours=24)
 TRIGGER_KEYS = ("cron", "every", "at", "tz", "start_at", "end_at")
 
@@ -194,17 +195,28 @@ class APIOperations:
     def preview(self, trigger: Mapping[str, Any], count: int) -> Preview:
         """The next ``count`` fires after now of a trigger not stored (``cron``/``every``/
         ``at``, ``tz``, ``start_at``, ``end_at``), validated like a schedule; described."""
-        unknown = [k for k in trigger if k not in TRIGGER_KEYS]
-        if unknown:
-            raise ConfigError(
-                [
-                    InvalidSpecError(k, trigger[k], "one of " + ", ".join(TRIGGER_KEYS))
-                    for k in unknown
-                ],
-                source="preview",
+        problems = [
+            InvalidSpecError(k, trigger[k], "one of " + ", ".join(TRIGGER_KEYS))
+            for k in trigger
+            if k not in TRIGGER_KEYS
+        ]
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PREVIEW:
+            problems.append(
+                InvalidSpecError(
+                    "count",
+                    count,
+                    f"a whole number from 1 to {MAX_PREVIEW}",
+                    message=f"preview, key 'count': {count!r} is not from 1 to {MAX_PREVIEW}",
+                )
             )
-        table = {**trigger, "name": PREVIEW_NAME, "task": "preview:preview"}
-        spec = validate_schedule(table, default_tz=self.settings.timezone, where="preview")
+        table = {k: v for k, v in trigger.items() if k in TRIGGER_KEYS}
+        table |= {"name": PREVIEW_NAME, "task": "preview:preview"}
+        try:
+            spec = validate_schedule(table, default_tz=self.settings.timezone, where="preview")
+        except ConfigError as err:
+            problems.extend(err.problems)
+        if problems:  # every bad parameter at once
+            raise ConfigError(problems, source="preview")
         now = self.clock.now()
         parsed = ScheduleSpec.from_stored(spec)
         anchor = parsed.start_at or now.replace(microsecond=0)

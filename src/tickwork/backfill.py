@@ -47,10 +47,16 @@ log = logging.getLogger("tickwork.backfill")
 
 DEFAULT_LIMIT = 1_000_000  # fires one backfill may create without raising the limit
 CHUNK = 1000  # fires per transaction
-_BOUND = (
-    "an ISO 8601 instant with offset (2026-03-01T00:00:00+01:00), or a local time and an IANA "
-    "zone (2026-03-01T00:00 Europe/Berlin)"
-)
+_INSTANT = "an ISO 8601 instant with offset (2026-03-01T00:00:00+01:00)"
+_ZONED = "a local time with an IANA zone (2026-03-01T00:00 Europe/Berlin)"
+
+
+def _bound_expected(default_tz: ZoneInfo | None) -> str:
+    """What ``parse_bound`` accepts: a bare local time only when there is a zone to take."""
+    if default_tz is None:
+        return f"{_INSTANT} or {_ZONED}"
+    local = f"a local time (2026-03-01T00:00, taken in the schedule's zone, {default_tz.key})"
+    return f"{_INSTANT}, {_ZONED}, or {local}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +81,28 @@ def parse_bound(text: str, field: str, default_tz: ZoneInfo | None = None) -> da
     (``default_tz`` when the text has neither: the schedule's zone). Errors name ``field``."""
     raw = text.strip()
     value, zone = raw, default_tz
+    expected = _bound_expected(default_tz)
     if " " in raw:
         value, _, name = raw.rpartition(" ")
         try:
             zone = load_zone(name, field)
         except InvalidSpecError as err:
             raise InvalidSpecError(
-                field, text, _BOUND, message=f"--{field} {text!r}: {err.message}"
+                field, text, expected, message=f"--{field} {text!r}: {err.message}"
             ) from None
     try:
         instant = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidSpecError(field, text, _BOUND, message=f"bad --{field} {text!r}") from None
+        raise InvalidSpecError(field, text, expected, message=f"bad --{field} {text!r}") from None
     if instant.tzinfo is None:
         if zone is None:
             raise InvalidSpecError(
-                field, text, _BOUND, message=f"--{field} {text!r} has no offset and no zone"
+                field, text, expected, message=f"--{field} {text!r} has no offset and no zone"
             )
         instant = instant.replace(tzinfo=zone)
     elif " " in raw:
         raise InvalidSpecError(
-            field, text, _BOUND, message=f"--{field} {text!r} has both an offset and a zone"
+            field, text, expected, message=f"--{field} {text!r} has both an offset and a zone"
         )
     return instant
 

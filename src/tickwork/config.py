@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ __all__ = [
     "find_config",
     "load_config",
     "runnable_problems",
+    "task_problems",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
@@ -91,9 +92,14 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    import_tasks: bool = False,
 ) -> Settings:
-    """Read and validate the configuration; ``ConfigError`` lists every problem."""
+    """Read and validate the configuration; ``ConfigError`` lists every problem. With
+    ``import_tasks`` (``tickwork check``) the problems also include each schedule's string
+    ``task`` that cannot be imported, even when other keys are invalid."""
     env = os.environ if environ is None else environ
     found = find_config(path)
     data: dict[str, Any] = _read(found) if found is not None else {}
@@ -137,6 +143,11 @@ def load_config(
         )
     except ConfigError as err:
         problems.extend(err.problems)
+    if import_tasks and problems:
+        url = settings.get("database_url", DEFAULT_DATABASE_URL)
+        if isinstance(url, str):
+            problems.extend(_database_problems(url))
+        problems.extend(task_problems(tables))
     if problems:
         raise ConfigError(problems, source=str(found or "configuration"))
     return Settings(**settings, schedules=tuple(schedules), path=found)
@@ -148,40 +159,54 @@ SUPPORTED_DATABASES = ("sqlite", "postgresql")
 def runnable_problems(settings: Settings) -> list[InvalidSpecError]:
     """What a valid config still needs before it can run here: a supported database URL and
     importable ``task`` references (``tickwork check`` reports these too)."""
+    return _database_problems(settings.database_url) + task_problems(settings.schedules)
+
+
+def _database_problems(database_url: str) -> list[InvalidSpecError]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
-
-    from tickwork.tasks import TaskRegistry
 
     problems: list[InvalidSpecError] = []
     expected = "a database URL starting sqlite:/// or postgresql://"
     try:
-        backend = make_url(settings.database_url).get_backend_name()
+        backend = make_url(database_url).get_backend_name()
     except ArgumentError:
         backend = None
     if backend not in SUPPORTED_DATABASES:
         problems.append(
             InvalidSpecError(
                 "database_url",
-                settings.database_url.split("@")[-1],
+                database_url.split("@")[-1],
                 expected,
                 message=f"[tickwork] database_url: unsupported database {backend or '?'!r}",
             )
         )
+    return problems
+
+
+def task_problems(tables: Iterable[object]) -> list[InvalidSpecError]:
+    """One problem per schedule table whose ``task`` is a string that cannot be imported; the
+    tables need not be valid otherwise (``tickwork check`` lists every problem at once)."""
+    from tickwork.tasks import TaskRegistry
+
     registry = TaskRegistry()
-    for spec in settings.schedules:
-        if "task" in spec:
-            try:
-                registry.resolve(spec["task"])
-            except InvalidSpecError as err:
-                problems.append(
-                    InvalidSpecError(
-                        "task",
-                        spec["task"],
-                        err.expected,
-                        message=f"schedule {spec['name']!r}, key 'task': {err.message}",
-                    )
+    problems: list[InvalidSpecError] = []
+    for index, table in enumerate(tables):
+        if not isinstance(table, Mapping) or not isinstance(table.get("task"), str):
+            continue
+        name = table.get("name")
+        label = f"schedule {name!r}" if isinstance(name, str) else f"schedule #{index + 1}"
+        try:
+            registry.resolve(table["task"])
+        except InvalidSpecError as err:
+            problems.append(
+                InvalidSpecError(
+                    "task",
+                    table["task"],
+                    err.expected,
+                    message=f"{label}, key 'task': {err.message}",
                 )
+            )
     return problems
 
 

@@ -20,11 +20,12 @@ from tickwork.errors import ConfigError, InvalidSpecError
 from tickwork.model import CatchupPolicy, OverlapPolicy
 from tickwork.policies.retry import RetryPolicy
 from tickwork.triggers import Trigger, build_trigger
+from tickwork.triggers.cronexpr import parse_cron
 from tickwork.zones import load_zone, parse_instant
 
 __all__ = ["KEYS", "ScheduleSpec", "trigger_text", "validate_schedule", "validate_schedules"]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # fullmatch: no trailing newline
 TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[\w.<>]+)?$")  # <locals> for tasks defined in functions
 
 # Upper bounds: attempts and counts are stored in 32-bit integer columns.
@@ -44,7 +45,8 @@ DEFAULTS: dict[str, Any] = {
 
 # key -> what is expected, used in error messages and docs/configuration.md
 KEYS: dict[str, str] = {
-    "name": "a unique name of letters, digits, '.', '_' or '-' (at most 200)",
+    "name": "a unique name of ASCII letters, digits, '.', '_' or '-', starting with a letter or"
+    " digit (at most 200)",
     "cron": "a cron expression such as '0 3 * * *'",
     "every": "a duration such as 15m or 1h30m",
     "at": "an ISO 8601 instant with offset",
@@ -126,7 +128,7 @@ def validate_schedule(
                     message=f"{label}: unknown key {key!r}",
                 )
             )
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         problem("name", f"bad name {name!r}" if name is not None else "missing")
     for key in _STRINGS:
         if key in raw and not isinstance(raw[key], str):
@@ -150,8 +152,23 @@ def validate_schedule(
     check("at", lambda v: parse_instant(v, "at"))
     check("start_at", lambda v: parse_instant(v, "start_at"))
     check("end_at", lambda v: parse_instant(v, "end_at"))
+    if isinstance(out.get("cron"), str) and not any(p.field == "cron" for p in problems):
+        # Parsed here too, so a bad cron is reported with the other problems; building the
+        # trigger below (when nothing else is wrong) finds those that need the zone.
+        try:
+            parse_cron(out["cron"])
+        except InvalidSpecError as err:
+            problems.append(
+                InvalidSpecError(
+                    "cron",
+                    err.value,
+                    err.expected,
+                    message=f"{label}, key 'cron': {err.message}",
+                    source=err.source,
+                )
+            )
     for key, enum in (("overlap", OverlapPolicy), ("catchup", CatchupPolicy)):
-        if out.get(key) not in {p.value for p in enum}:
+        if not isinstance(out.get(key), str) or out[key] not in {p.value for p in enum}:
             problem(key, f"unknown policy {out.get(key)!r}")
     for key, high in (("retries", MAX_RETRIES), ("catchup_limit", MAX_CATCHUP_LIMIT)):
         value = out.get(key)

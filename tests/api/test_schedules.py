@@ -175,6 +175,18 @@ def test_a_body_that_is_not_a_json_object_is_a_problem(env: Env, raw: bytes) -> 
     assert snapshot(env.tw) == before
 
 
+def test_malformed_json_names_the_body_the_position_and_a_json_object(env: Env) -> None:
+    before = snapshot(env.tw)
+    response = env.post(BASE, content=b"{name: x", headers={"Content-Type": "application/json"})
+    doc = is_problem(response, 400, "body")
+    [error] = doc["errors"]
+    assert error["field"] == "body"
+    assert error["expected"] == "a JSON object"
+    assert "at character 1" in error["message"]
+    assert "double quotes" in error["message"]  # what the parser wanted there
+    assert snapshot(env.tw) == before
+
+
 def test_a_task_not_registered_in_code_is_refused_403(env: Env) -> None:
     before = snapshot(env.tw)
     body = {"name": "x", "every": "1h", "task": "os:system"}
@@ -315,6 +327,22 @@ def test_preview_errors_name_the_field_and_the_expected_form(
 ) -> None:
     doc = is_problem(env.get(f"/api/v1/preview?{query}"), 422, field)
     assert all(e["expected"] for e in doc["errors"])
+
+
+def test_preview_reports_every_bad_parameter_at_once(env: Env) -> None:
+    doc = is_problem(
+        env.get("/api/v1/preview?cron=61%20*%20*%20*%20*&tz=Nope/Zone&count=-1"),
+        422,
+        "cron",
+        "tz",
+        "count",
+    )
+    expected = {e["field"]: e["expected"] for e in doc["errors"]}
+    assert expected == {
+        "cron": "0-59",
+        "tz": "an IANA time zone name",
+        "count": "a whole number from 1 to 100",
+    }
 
 
 def test_fires_due_before_a_change_or_delete_are_accounted_for_first(env: Env) -> None:

@@ -76,8 +76,34 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert "schedule 'x', key 'cron': hour value 25 is out of range" in result.stderr
     assert "expected 0-23" in result.stderr
     assert "schedule 'y', key 'every'" in result.stderr
+    assert "schedule 'y', key 'task': cannot import task 'm:f'" in result.stderr
     problems = json.loads(invoke("check", "--config", str(bad), "--json").stdout)["problems"]
-    assert {p["field"] for p in problems} == {"cron", "every"}
+    assert {p["field"] for p in problems} == {"cron", "every", "task"}
+
+
+def test_check_lists_unimportable_tasks_with_the_other_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[tickwork]\nconcurrency = 0\ndatabase_url = "mysql://db/x"\n'
+        '[[schedule]]\nname = "a"\ncron = "61 * * * *"\ntask = "nope.module:fn"\n'
+        '[[schedule]]\ncron = "@daily"\ntask = "also_nope:fn"\n'
+        '[[schedule]]\nname = "c"\nevery = "1h"\ntask = 7\n'
+    )
+    result = invoke("check", "--config", str(bad))
+    assert result.exit_code == 2
+    assert "concurrency" in result.stderr
+    assert "minute value 61" in result.stderr
+    assert "unsupported database 'mysql'" in result.stderr
+    assert (
+        "schedule 'a', key 'task': cannot import task 'nope.module:fn': No module named 'nope'"
+        in result.stderr
+    )
+    assert "schedule #2, key 'task': cannot import task 'also_nope:fn'" in result.stderr
+    problems = json.loads(invoke("check", "--config", str(bad), "--json").stdout)["problems"]
+    assert [p["value"] for p in problems if p["field"] == "task"][-2:] == [
+        "nope.module:fn",
+        "also_nope:fn",
+    ]
 
 
 def test_bad_config_leaves_stored_schedules_unchanged(config: Path, history: Tickwork) -> None:
@@ -161,6 +187,28 @@ def test_schedules_list_and_show(config: Path, history: Tickwork) -> None:
     )
     assert shown["next_fires"][0] == "2026-03-02T12:15:00+00:00"
     assert len(shown["recent_runs"]) == 2
+
+
+def test_schedules_shows_next_fire_and_last_result_in_the_schedules_zone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tickwork.toml"
+    path.write_text(
+        f'[tickwork]\ndatabase_url = "sqlite:///{tmp_path / "tw.db"}"\n\n'
+        '[[schedule]]\nname = "b"\nevery = "1h"\ntz = "Europe/Berlin"\ncommand = "true"\n'
+    )
+    clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    tw = Tickwork(config=load_config(path), clock=clock, worker_id="test")
+    tw.sync()
+    tw.trigger("b")
+    clock.advance(timedelta(minutes=5))
+    run_until_idle(tw)
+    tw.close()
+    result = CliRunner().invoke(cli, ["schedules", "--config", str(path)], terminal_width=200)
+    assert result.exit_code == 0, result.stderr
+    assert "2026-03-02 14:00:00+01:00" in result.stdout  # next fire, 13:00 UTC
+    assert "succeeded (2026-03-02 13:05:00+01:00)" in result.stdout  # ended 12:05 UTC
+    assert "+00:00" not in result.stdout
 
 
 def test_trigger_pause_and_resume(config: Path, history: Tickwork) -> None:

@@ -163,6 +163,15 @@ def test_the_schedule_page_shows_ten_fires_in_its_zone_and_in_utc(reader: TestCl
     assert fires.split("<tbody>")[1].count("<tr>") == 10
 
 
+def test_a_utc_schedule_page_shows_one_column_of_fires(reader: TestClient) -> None:
+    html = reader.get("/schedules/broken").text  # every 1h, in the default zone UTC
+    fires = html.split('class="fires"')[1].split("</table>")[0]
+    assert fires.count("<th>") == 2
+    assert "<th>In UTC</th><th></th>" in fires
+    first_row = fires.split("<tbody>")[1].split("</tr>")[0]
+    assert first_row.count("<td") == 2
+
+
 def test_the_duration_chart_has_a_bar_per_finished_run_with_seconds(
     reader: TestClient,
 ) -> None:
@@ -262,6 +271,10 @@ def test_static_files_are_served_and_nothing_else(reader: TestClient) -> None:
     assert htmx.headers["content-type"].startswith("text/javascript")
     assert "htmx" in htmx.text[:200]
     assert reader.get("/static/dashboard.css").status_code == 200
+    icon = reader.get("/favicon.ico")  # browsers ask for it at the root by themselves
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content == reader.get("/static/favicon.svg").content
     for path in ("/static/README.md", "/static/..%2F__init__.py", "/static/nope.js"):
         assert reader.get(path).status_code == 404, path
 

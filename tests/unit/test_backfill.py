@@ -47,6 +47,20 @@ def test_bad_bounds_name_the_option(text: str, tz: ZoneInfo | None, message: str
     assert message in str(err.value)
 
 
+def test_the_expected_form_names_every_accepted_form() -> None:
+    with pytest.raises(InvalidSpecError) as err:
+        parse_bound("tomorrow", "from", BERLIN)
+    assert err.value.expected == (
+        "an ISO 8601 instant with offset (2026-03-01T00:00:00+01:00), "
+        "a local time with an IANA zone (2026-03-01T00:00 Europe/Berlin), "
+        "or a local time (2026-03-01T00:00, taken in the schedule's zone, Europe/Berlin)"
+    )
+    with pytest.raises(InvalidSpecError) as err:
+        parse_bound("2026-07-01T00:00", "from")  # no schedule zone: a bare time is refused
+    assert "taken in the schedule's zone" not in err.value.expected
+    assert "a local time with an IANA zone" in err.value.expected
+
+
 def test_the_range_includes_both_ends() -> None:
     hourly = build_trigger(cron="0 * * * *", tz=BERLIN)
     start = datetime(2026, 3, 29, 0, tzinfo=BERLIN)  # the spring-forward night

@@ -193,3 +193,35 @@ def test_bad_service_settings_are_all_reported_with_what_was_expected() -> None:
     assert "'token'" in text
     assert "http:// or https://" in text
     assert "true or false" in text
+
+
+def test_a_bad_cron_is_reported_with_a_bad_zone_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tickwork.toml"
+    path.write_text(
+        '[[schedule]]\nname = "x"\ncron = "0 25 * * *"\ntz = "No/Where"\ntask = "m:f"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert {(p.field, p.expected) for p in caught.value.problems} == {
+        ("cron", "0-23"),
+        ("tz", "an IANA time zone name"),
+    }
+
+
+@pytest.mark.parametrize("name", ["café-日本", "nightly\n", "-leading", "x" * 201])
+def test_a_name_outside_ascii_letters_digits_and_dot_dash_underscore_is_refused(
+    name: str,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_schedule({"name": name, "every": "1h", "task": "m:f"})
+    [problem] = caught.value.problems
+    assert problem.field == "name"
+    assert problem.expected.startswith("a unique name of ASCII letters, digits")
+
+
+@pytest.mark.parametrize("key", ["overlap", "catchup"])
+@pytest.mark.parametrize("value", [["skip"], {"a": 1}, 3])
+def test_a_policy_that_is_not_text_is_a_problem_not_a_crash(key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_schedule({"name": "x", "every": "1h", "task": "m:f", key: value})
+    assert [p.field for p in caught.value.problems] == [key]

@@ -137,6 +137,10 @@ def test_at_form_fires_once_shown_in_the_zone() -> None:
 
     assert result.exit_code == 0
     assert json.loads(result.stdout) == ["2026-12-24T18:00:00+01:00"]
+    assert result.stderr == (
+        "note: only 1 fire after 2026-01-01T00:00:00+00:00 (asked for 3): "
+        "the trigger ends there, or year 9999 is reached\n"
+    )
 
 
 def test_without_after_the_fires_follow_the_current_time() -> None:

@@ -92,9 +92,10 @@ def next_command(
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
     if len(found) < count:
+        fires_word = "fire" if len(found) == 1 else "fires"
         click.echo(
-            f"note: only {len(found)} fire times after --after "
-            "(the trigger ends, or year 9999 is reached)",
+            f"note: only {len(found)} {fires_word} after {start.isoformat()} "
+            f"(asked for {count}): the trigger ends there, or year 9999 is reached",
             err=True,
         )
     if as_json:

@@ -46,7 +46,12 @@ DRY_RUN_SHOWN = 1000  # fires listed by a human --dry-run (all of them with --js
 
 @click.command("backfill")
 @click.argument("name")
-@click.option("--from", "start", required=True, help="First instant (ISO with offset or zone).")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    help="First instant: ISO with offset, local time and zone, or local time (schedule's zone).",
+)
 @click.option("--to", "end", required=True, help="Last instant, included.")
 @click.option(
     "--overlap",

@@ -208,7 +208,7 @@ def workers_command(config_path: str | None, as_json: bool) -> None:
 def check_command(config_path: str | None, as_json: bool) -> None:
     """Validate a configuration; list every problem (exit 2) or each schedule's next fire."""
     try:
-        settings = load_config(config_path)
+        settings = load_config(config_path, import_tasks=True)
         missing = runnable_problems(settings)
         if missing:
             raise ConfigError(missing, source=str(settings.path or "configuration"))

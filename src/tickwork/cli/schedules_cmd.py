@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 import click
@@ -25,10 +26,11 @@ from tickwork.store.base import RunFilter
 from tickwork.triggers.describe import describe
 
 
-def _last_result(tw: Tickwork, row: ScheduleRow) -> str:
+def _last_result(tw: Tickwork, row: ScheduleRow, tz: tzinfo) -> str:
+    """The last finished run's state and end, in the schedule's zone like its next fire."""
     for run in tw.store.list_runs(RunFilter(schedule=row.name, limit=20)):
         if run.state in TERMINAL_STATES:
-            return f"{run.state.value} ({local(run.finished_at)})"
+            return f"{run.state.value} ({local(run.finished_at, tz)})"
     return "-"
 
 
@@ -68,18 +70,21 @@ def schedules_group(ctx: click.Context, config_path: str | None, as_json: bool) 
         table(
             None,
             ["schedule", "trigger", "tz", "next fire", "last result", "state"],
-            [
-                (
-                    row.name,
-                    trigger_text(row.spec),
-                    row.spec.get("tz"),
-                    local(row.next_fire_at, ScheduleSpec.from_stored(row.spec).tz),
-                    _last_result(tw, row),
-                    "paused" if row.paused else "active",
-                )
-                for row in rows
-            ],
+            [_list_line(tw, row) for row in rows],
         )
+
+
+def _list_line(tw: Tickwork, row: ScheduleRow) -> tuple[str, ...]:
+    """One line of `tickwork schedules`: times in the schedule's zone, with their offset."""
+    zone = ScheduleSpec.from_stored(row.spec).tz
+    return (
+        row.name,
+        trigger_text(row.spec),
+        str(row.spec.get("tz")),
+        local(row.next_fire_at, zone),
+        _last_result(tw, row, zone),
+        "paused" if row.paused else "active",
+    )
 
 
 @schedules_group.command("list")

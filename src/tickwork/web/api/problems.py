@@ -231,7 +231,7 @@ EXPECTED = {
     "dict_type": "a JSON object",
     "model_attributes_type": "a JSON object",
     "list_type": "a list",
-    "json_invalid": "a JSON document",
+    "json_invalid": "a JSON object",
     "extra_forbidden": "no such field (it is not one the endpoint takes)",
 }
 
@@ -246,7 +246,11 @@ def _validation_problem(exc: RequestValidationError, instance: str | None) -> Re
         # field by its path in the document.
         field = (loc[1] if where != "body" else ".".join(loc[1:])) if len(loc) > 1 else where
         kind = str(item.get("type", ""))
-        malformed = malformed or kind == "json_invalid"
+        if kind == "json_invalid":
+            # FastAPI puts the character position where a field name goes: ("body", 9).
+            errors.append(_json_error(item, loc))
+            malformed = True
+            continue
         template = EXPECTED.get(kind, "a valid value")
         try:
             expected = template.format(**(item.get("ctx") or {}))
@@ -262,6 +266,14 @@ def _validation_problem(exc: RequestValidationError, instance: str | None) -> Re
         else "; ".join(e.message for e in errors) or "invalid request"
     )
     return problem_response(status, detail, errors=errors, instance=instance)
+
+
+def _json_error(item: Mapping[str, Any], loc: list[str]) -> FieldError:
+    position = loc[1] if len(loc) > 1 else None
+    reason = str((item.get("ctx") or {}).get("error") or "not valid JSON")
+    where = f" at character {position}" if position is not None else ""
+    message = f"body: JSON decode error{where}: {reason}"
+    return FieldError("body", message, EXPECTED["json_invalid"], None)
 
 
 def json_safe(value: Any) -> Any:

@@ -121,7 +121,9 @@ def add_schedule_routes(router: APIRouter, api: API) -> None:
         tz: Annotated[str | None, Query(max_length=100)] = None,
         start_at: Annotated[str | None, Query(max_length=100)] = None,
         end_at: Annotated[str | None, Query(max_length=100)] = None,
-        count: Annotated[int, Query(ge=1, le=100)] = 5,
+        # The range is checked with the trigger (so every bad parameter is reported at once);
+        # the schema still states it.
+        count: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 100})] = 5,
     ) -> Response:
         """The next ``count`` fires after now of a trigger (exactly one of cron, every or
         at), in its zone, and its description; validated as tickwork.toml is."""

@@ -423,6 +423,12 @@ def build_router(tw: Tickwork, verify: Verifier) -> APIRouter:
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
+    @router.get("/favicon.ico", name="dashboard.favicon", include_in_schema=False)
+    async def favicon() -> Response:
+        """The icon a browser asks for by itself (pages link favicon.svg; not every client
+        reads the link): the same SVG, which browsers take whatever the name ends with."""
+        return await static("favicon.svg")
+
     return router
 
 

@@ -190,6 +190,14 @@ def overview(tw: Tickwork, now: datetime) -> Overview:
     )
 
 
+# Zone names whose offset is always zero (the tz database's aliases of UTC).
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
+    | {"GMT", "Etc/GMT", "Etc/GMT0", "GMT0", "Etc/GMT+0", "Etc/GMT-0", "GMT+0", "GMT-0"}
+    | {"Etc/Greenwich", "Greenwich"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleDetail:
     line: ScheduleLine
@@ -200,6 +208,11 @@ class ScheduleDetail:
     counts: dict[str, int]
     durations: list[Run]  # finished runs with a start, oldest first
     settings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def in_utc(self) -> bool:
+        """The zone is UTC (under any of its names): one column of fires is enough."""
+        return self.line.tz in UTC_NAMES
 
 
 def _settings(spec: ScheduleSpec) -> list[tuple[str, str]]:
