@@ -41,6 +41,7 @@ from tickwork.reaper import Reaper
 from tickwork.revisions import Plan
 from tickwork.scheduler import Scheduler
 from tickwork.spec import ScheduleSpec, validate_schedule
+from tickwork.startup import SHADOW_ROLE, describe, shadow_conflicts
 from tickwork.store import open_store
 from tickwork.store.base import (
     ListeningStore,
@@ -109,6 +110,7 @@ class Tickwork(APIOperations, Revisions):
         if shadow is None:
             shadow = os.environ.get("TICKWORK_SHADOW", "").lower() in ("1", "true", "yes", "on")
         self.shadow = shadow
+        self._preflighted = False  # preflight() passed and run() has not started since
         self._roles: tuple[str, ...] = ()  # the loops this process runs now (/ready checks them)
         self.executors: Executors = ShadowExecutors() if shadow else Executors()
 
@@ -267,6 +269,13 @@ class Tickwork(APIOperations, Revisions):
             self._engine.wake()
         return run
 
+    def is_paused(self, name: str) -> bool:
+        """Whether ``name`` is paused (a manual trigger of it still runs, like a Job made
+        from a suspended Kubernetes CronJob; the ways in say so). False for an unknown
+        name: the operation on it says it is unknown."""
+        row = self.store.get_schedule(name)
+        return row is not None and row.paused
+
     def pause(self, name: str) -> ScheduleRow:
         return self.store.set_paused(name, True, self.clock.now())
 
@@ -395,6 +404,38 @@ class Tickwork(APIOperations, Revisions):
             )
         )
 
+    def preflight(self, *, require_applied: bool = False) -> None:
+        """The checks a start must pass, done before any change to the store and before
+        ``tickwork run`` opens its port. A shadow process refuses (``NotPermittedError``)
+        while alive live workers are registered on its database; a live one logs a warning
+        when alive shadow workers are (they would take its runs). With ``require_applied``
+        a config that differs from the store raises ``NotAppliedError``."""
+        self._preflighted = False
+        now = self.clock.now()  # heartbeats are stamped by this clock (the database's on PG)
+        shadows = shadow_conflicts(
+            self.store.list_workers(),
+            shadow=self.shadow,
+            now=now,
+            lease=self.settings.lease,
+            me=self.worker_id,
+        )
+        if shadows:
+            log.warning(
+                "shadow workers %s are alive on this database: they claim runs and record "
+                "them shadowed without running them; stop them or give them a database of "
+                "their own",
+                describe(shadows),
+                extra={
+                    "action": events.SHADOW_WORKERS_ALIVE,
+                    "workers": [f"{w.host}:{w.pid}" for w in shadows],
+                },
+            )
+        if require_applied and self.settings.path is not None:
+            plan = self.plan_config(now, fires_shown=0)
+            if not plan.empty:
+                raise NotAppliedError(f"config {self.settings.path}", plan.summary_text())
+        self._preflighted = True
+
     def run(
         self,
         *,
@@ -410,10 +451,13 @@ class Tickwork(APIOperations, Revisions):
             configure_logging(self.settings.log_level)
         # From here until a requested stop has drained, /ready expects these loops to be
         # registered and heartbeating (not ready while starting, nor if the loop dies).
+        if not self._preflighted:  # tickwork run and start() check first (no port open yet)
+            self.preflight(require_applied=require_applied)  # before anything is changed
+        self._preflighted = False
         self._roles = _roles(scheduler, worker)
         engine = self.engine(scheduler=scheduler, worker=worker)
         self.sync(require_applied=require_applied)
-        roles = ",".join(self._roles)
+        roles = ",".join(self._roles + ((SHADOW_ROLE,) if self.shadow else ()))
         self.register(roles)
         log.info(
             "tickwork running",
@@ -449,6 +493,7 @@ class Tickwork(APIOperations, Revisions):
         if self._worker_thread is not None:
             return
         self._stop.clear()
+        self.preflight()  # a refusal reaches the caller, not only the engine thread
         self._roles = _roles(scheduler, worker)  # /ready: not ready until they heartbeat
         self._worker_thread = threading.Thread(
             target=self.run,

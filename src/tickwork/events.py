@@ -26,6 +26,7 @@ SCHEDULER_TICK: Final = "scheduler_tick"
 WORKER_STARTED: Final = "worker_started"
 WORKER_STOPPING: Final = "worker_stopping"
 WORKER_STOPPED: Final = "worker_stopped"
+SHADOW_WORKERS_ALIVE: Final = "shadow_workers_alive"  # a live start saw shadow workers (log)
 WEB_STARTED: Final = "web_started"  # the HTTP server listens (tickwork run, tickwork api)
 WEB_STOPPED: Final = "web_stopped"
 STORE_UNAVAILABLE: Final = "store_unavailable"

@@ -362,3 +362,20 @@ def test_fires_due_before_a_change_or_delete_are_accounted_for_first(env: Env) -
     assert env.delete(f"{BASE}/reminder").status_code == 204
     runs = env.get("/api/v1/runs?schedule=reminder").json()["items"]
     assert runs[0]["nominal_fire"] == "2026-03-02T16:00:00+00:00"
+
+
+@pytest.mark.parametrize("key", [None, "trigger-paused-1"])
+def test_trigger_of_a_paused_schedule_runs_and_says_it_is_paused(env: Env, key: str | None) -> None:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    running = env.post(f"{BASE}/nightly/trigger", scope="write", headers=headers)
+    assert running.json()["schedule_paused"] is False
+    env.post(f"{BASE}/nightly/pause", scope="write")
+    headers = {} if key is None else {"Idempotency-Key": f"{key}-again"}
+    paused = env.post(f"{BASE}/nightly/trigger", scope="write", headers=headers)
+    assert paused.status_code == 201, paused.text
+    body = paused.json()
+    assert (body["schedule_paused"], body["kind"], body["state"]) == (True, "manual", "queued")
+    assert env.tw.store.get_run(body["id"]) is not None  # the manual run goes ahead
+    if key is not None:  # a retried request gets the first answer, the pause fact included
+        again = env.post(f"{BASE}/nightly/trigger", scope="write", headers=headers)
+        assert (again.json()["id"], again.json()["schedule_paused"]) == (body["id"], True)

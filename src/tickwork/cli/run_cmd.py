@@ -53,6 +53,8 @@ def _run(
     configure_logging(tw.settings.log_level)
     with errors_to_exit_codes():
         try:
+            # Refusals (--require-applied, --shadow on a live database) before any port opens.
+            tw.preflight(require_applied=require_applied)
             with serving(tw, *web) if web is not None else nullcontext():
                 tw.run(scheduler=scheduler, worker=worker, require_applied=require_applied)
         finally:

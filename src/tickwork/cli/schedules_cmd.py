@@ -142,11 +142,17 @@ def _simple(verb: str, help_text: str) -> click.Command:
         tw = load_app(config_path, existing=True)
         with errors_to_exit_codes():
             if verb == "trigger":
+                paused = tw.is_paused(name)
                 run = tw.trigger(name)
                 if from_parents("as_json", as_json):
-                    emit_json(run_json(run))
+                    emit_json({**run_json(run), "schedule_paused": paused})
                 else:
                     click.echo(f"run {run.id} of {name} queued (due {local(run.due_at)})")
+                    if paused:
+                        click.echo(
+                            f"note: {name} is paused; only this manual run goes ahead, its "
+                            f"fire times stay skipped until `tickwork resume {name}`"
+                        )
                 return
             row = tw.pause(name) if verb == "pause" else tw.resume(name)
             if from_parents("as_json", as_json):

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from tickwork.app_api import APIScheduleEdit
 from tickwork.errors import ScheduleNotFoundError, StateConflictError
-from tickwork.model import CatchupPolicy, OverlapPolicy, ScheduleRow
+from tickwork.model import CatchupPolicy, OverlapPolicy, Run, ScheduleRow
 from tickwork.spec import KEYS, MAX_CATCHUP_LIMIT, MAX_RETRIES
 from tickwork.tokens import Principal
 from tickwork.web.api.common import (
@@ -275,17 +275,22 @@ def add_schedule_routes(router: APIRouter, api: API) -> None:
         """A run due now, outside the schedule's trigger. With ``Idempotency-Key`` a retried
         request creates no second run (even when both arrive at once) and gets the first
         answer."""
+        paused = tw.is_paused(name)  # a paused schedule's manual run goes ahead: say so
+
+        def body(run: Run) -> dict[str, Any]:
+            return {**run_json(run), "schedule_paused": paused}
+
         if key is None:
-            return json_response(run_json(tw.trigger(name)), 201)
+            return json_response(body(tw.trigger(name)), 201)
         outcome = tw.trigger_once(
             name,
             principal=principal.name,
             route=route_id(request),
             key=key,
             request_hash=request_hash,
-            respond=lambda run: (201, run_json(run)),
+            respond=lambda run: (201, body(run)),
         )
         if outcome.run is not None:
-            return json_response(run_json(outcome.run), 201)
+            return json_response(body(outcome.run), 201)
         assert outcome.stored is not None
         return replay(outcome.stored, request_hash, key)
