@@ -130,6 +130,17 @@ def test_dry_run_lists_fires_and_writes_nothing(config: Path, app: Tickwork) -> 
     assert len(runs_of(app, "often")) == 2
 
 
+def test_a_range_without_fires_says_why(config: Path, app: Tickwork) -> None:
+    app.add_schedule(name="poll", every="15m", command="true")  # anchored now: no past fires
+    app.sync()
+    args = ["backfill", "poll", "--from", "2026-03-01T00:00Z", "--to", "2026-03-01T03:00Z"]
+    result = invoke(*args, "--config", str(config))
+    assert result.exit_code == 0, result.stderr
+    assert "0 fires" in result.stdout
+    assert "note: poll (every 15m) has no fire from" in result.stderr
+    assert "fires at its anchor + n * every" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -36,12 +37,26 @@ from tickwork.cli.common import (
 from tickwork.config import load_config
 from tickwork.durations import parse_duration
 from tickwork.errors import ScheduleNotFoundError
-from tickwork.model import OverlapPolicy
-from tickwork.spec import ScheduleSpec
+from tickwork.model import OverlapPolicy, ScheduleRow
+from tickwork.spec import ScheduleSpec, trigger_text
 
 __all__ = ["backfill_command", "db_prune_command", "doctor_command"]
 
 DRY_RUN_SHOWN = 1000  # fires listed by a human --dry-run (all of them with --json)
+
+
+def _no_fires_note(row: ScheduleRow, tz: ZoneInfo, start: datetime, end: datetime) -> None:
+    """Say why a range holds no fire: an interval counts only from its anchor."""
+    what = trigger_text(row.spec)
+    why = (
+        f"; an interval schedule fires at its anchor + n * every, from {local(row.anchor, tz)}"
+        if "every" in row.spec
+        else ""
+    )
+    click.echo(
+        f"note: {row.name} ({what}) has no fire from {local(start, tz)} to {local(end, tz)}{why}",
+        err=True,
+    )
 
 
 @click.command("backfill")
@@ -99,6 +114,8 @@ def backfill_command(
                 overlap=overlap,
                 limit=limit,
             )
+            if not plan.fires:
+                _no_fires_note(row, tz, plan.start, plan.end)
             if dry_run:
                 _dry_run(tw.ops_store.runs_at(name, plan.fires), plan.fires, tz, as_json)
                 return
