@@ -449,11 +449,11 @@ class Tickwork(APIOperations, Revisions):
         differs from the stored schedules."""
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
-        # From here until a requested stop has drained, /ready expects these loops to be
-        # registered and heartbeating (not ready while starting, nor if the loop dies).
         if not self._preflighted:  # tickwork run and start() check first (no port open yet)
             self.preflight(require_applied=require_applied)  # before anything is changed
         self._preflighted = False
+        # From here until a requested stop has drained, /ready expects these loops to be
+        # registered and heartbeating (not ready while starting, nor if the loop dies).
         self._roles = _roles(scheduler, worker)
         engine = self.engine(scheduler=scheduler, worker=worker)
         self.sync(require_applied=require_applied)
