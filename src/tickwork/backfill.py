@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tickwork import events
@@ -108,10 +108,13 @@ def parse_bound(text: str, field: str, default_tz: ZoneInfo | None = None) -> da
 
 
 def backfill_fires(trigger: Trigger, start: datetime, end: datetime) -> Iterator[datetime]:
-    """The nominal fires of ``trigger`` in [start, end], oldest first (pure)."""
+    """The nominal fires of ``trigger`` in [start, end], oldest first, in UTC (pure).
+
+    UTC, because two datetimes sharing one zone compare by wall clock, not by instant: in the
+    hour repeated when DST ends, 02:56 CEST would sort after 02:00 CET."""
     fire = trigger.next_after(start - timedelta(microseconds=1))
     while fire is not None and fire <= end:
-        yield fire
+        yield fire.astimezone(UTC)
         fire = trigger.next_after(fire)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tickwork.backfill import backfill_fires, parse_bound
 from tickwork.errors import InvalidSpecError
 from tickwork.triggers import build_trigger
+from tickwork.triggers.cron import CronTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -99,3 +100,18 @@ def test_the_fires_of_a_range_are_the_triggers_fires_within_it(trigger, start, s
     assert after is None or after > end
     if got:
         assert trigger.next_after(start - timedelta(microseconds=1)) == got[0]
+
+
+def test_fires_in_the_hour_repeated_when_dst_ends_come_in_order() -> None:
+    # Found by the property above: in Berlin's repeated hour, 02:56 CEST (00:56Z) comes before
+    # 02:00 CET (01:00Z), but two datetimes in one zone compare by wall clock.
+    trigger = CronTrigger("*/7 * * * *", tz=ZoneInfo("Europe/Berlin"))
+    start = datetime(2026, 10, 25, 0, 50, tzinfo=UTC)
+    got = list(backfill_fires(trigger, start, start + timedelta(minutes=20)))
+    assert got == [
+        datetime(2026, 10, 25, 0, 56, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 7, tzinfo=UTC),
+    ]
+    assert all(a < b for a, b in pairwise(got))
+    assert all(f.utcoffset() == timedelta(0) for f in got)
