@@ -131,8 +131,9 @@ def test_overdue_means_the_first_fire_after_start_is_a_grace_old(
 ) -> None:
     now = start + ahead
     verdict = decide_overdue(trigger, start=start, now=now, grace=grace)
-    fire = trigger.next_after(start)
-    assert fire is not None
+    found = trigger.next_after(start)
+    assert found is not None
+    fire = found.astimezone(UTC)  # a grace is elapsed time: added to the instant
     allowed = default_grace(trigger, fire) if grace is None else grace
     assert (verdict is not None) == (now >= fire + allowed)
     if verdict is not None:
@@ -177,3 +178,21 @@ def test_the_default_grace_is_between_a_minute_and_the_period(
     period = following - fire
     assert grace <= period
     assert grace >= min(period, timedelta(minutes=1))
+
+
+def test_the_hour_repeated_when_dst_ends_has_a_positive_grace() -> None:
+    # 02:56 CEST (00:56Z) is followed by 02:00 CET (01:00Z): 4 minutes later, though the
+    # same zone's wall clock says 56 minutes earlier.
+    from tickwork.triggers.cron import CronTrigger
+
+    trigger = CronTrigger("*/7 * * * *", tz=ZoneInfo("Europe/Berlin"))
+    start = datetime(2026, 10, 25, 0, 55, tzinfo=UTC)
+    fire = trigger.next_after(start)
+    assert fire is not None
+    assert default_grace(trigger, fire) == timedelta(minutes=2)  # half the 4 min to the next
+    verdict = decide_overdue(
+        trigger, start=start, now=datetime(2026, 10, 25, 0, 58, 30, tzinfo=UTC)
+    )
+    assert verdict is not None
+    assert verdict.fire == datetime(2026, 10, 25, 0, 56, tzinfo=UTC)
+    assert verdict.since == datetime(2026, 10, 25, 0, 58, tzinfo=UTC)

@@ -13,7 +13,7 @@ instead of a fixed period, so cron gaps (weekends, month ends) need no special g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tickwork.triggers import Trigger
 
@@ -36,7 +36,9 @@ def default_grace(trigger: Trigger, fire: datetime) -> timedelta:
     following = trigger.next_after(fire)
     if following is None:
         return ONE_OFF_GRACE
-    period = following - fire
+    # In UTC: two datetimes in one zone subtract by wall clock (the hour repeated when DST
+    # ends would give a negative period).
+    period = following.astimezone(UTC) - fire.astimezone(UTC)
     return min(period, max(MIN_GRACE, period / 2))
 
 
@@ -53,9 +55,10 @@ def decide_overdue(
     ``extra`` is added to it (the schedule's jitter: its runs are due that much later).
     ``start`` is the last succeeded nominal fire, or the instant from which fires count
     (created, changed, resumed) when that is later."""
-    fire = trigger.next_after(start)
-    if fire is None:
+    found = trigger.next_after(start)
+    if found is None:
         return None
+    fire = found.astimezone(UTC)  # arithmetic by instant, not by the zone's wall clock
     due_by = fire + (default_grace(trigger, fire) if grace is None else grace) + extra
     if now < due_by:
         return None
