@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tickwork.model import CatchupPolicy
 
@@ -47,6 +47,7 @@ def plan_catchup(
         chosen = eligible[-1:] if eligible and not on_time and not superseded else []
     else:
         chosen = []
-    queue = sorted(chosen + queue)
+    # By instant: fires in one zone sort by wall clock (the hour repeated when DST ends).
+    queue = sorted(chosen + queue, key=lambda f: f.astimezone(UTC))
     picked = set(queue)
     return CatchupPlan(queue=tuple(queue), miss=tuple(f for f in fires if f not in picked))
