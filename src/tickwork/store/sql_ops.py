@@ -737,11 +737,6 @@ def _alert(r: RowMapping) -> Alert:
     )
 
 
-# Last, so that importing either module first works: ``sql.py`` imports this module for
-# ``OpsSQLMixin`` while it is being defined; these helpers are only read at call time.
-import tickwork.store.sql as _sql  # noqa: E402
-
-
 def _health(r: RowMapping) -> ScheduleHealth:
     return ScheduleHealth(
         schedule=r["name"],
@@ -751,3 +746,8 @@ def _health(r: RowMapping) -> ScheduleHealth:
         overdue_since=r["overdue_since"],
         overdue_fire=r["overdue_fire"],
     )
+
+
+# Last, so that importing either module first works: ``sql.py`` imports this module for
+# ``OpsSQLMixin`` while it is being defined; these helpers are only read at call time.
+import tickwork.store.sql as _sql  # noqa: E402
