@@ -162,7 +162,7 @@ class Tickwork(APIOperations, Revisions):
             system = SystemCollector(
                 lambda: self.store, lambda: self.clock.now(), stale_after=self.settings.lease
             )
-            self._metrics = Metrics(system)
+            self._metrics = Metrics(system, schedules=self.settings.metrics_schedules)
         return self._metrics
 
     @property

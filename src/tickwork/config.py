@@ -46,6 +46,8 @@ _SETTINGS: dict[str, str] = {
     "pause_after_failures": "a whole number >= 0: pause a schedule after N failures in a row"
     " (0: never)",
     "retention": "a duration: finished runs older than this are pruned (0: keep forever)",
+    "metrics_schedules": "a whole number >= 0: schedules that get their own run duration and"
+    ' lag series in this process\'s metrics; the others share schedule="_other"',
 }
 _ENV = {f"TICKWORK_{key.upper()}": key for key in _SETTINGS}
 
@@ -68,6 +70,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)  # never logged
     pause_after_failures: int = 0
     retention: timedelta = timedelta(days=30)
+    metrics_schedules: int = 1000
     schedules: tuple[dict[str, Any], ...] = ()
     path: Path | None = None  # the file read, if any
 
@@ -281,7 +284,7 @@ def _settings(
                     out[key] = timedelta(0)
                 else:
                     out[key] = parse_duration(str(value), key, allow_zero=zero_ok)
-            elif key in ("concurrency", "api_port", "pause_after_failures"):
+            elif key in ("concurrency", "api_port", "pause_after_failures", "metrics_schedules"):
                 number = _whole(value)
                 low, high = {"concurrency": (1, None), "api_port": (1, 65535)}.get(key, (0, None))
                 if number < low or (high is not None and number > high):

@@ -88,12 +88,10 @@ class Engine:
         """When the loop must look again, at the latest."""
         deadline = now + self.settings.poll_interval
         deferred = self.worker.claim_deferred_until if self.worker is not None else None
-        for candidate in (
-            self._next_heartbeat,
-            self._next_reap,
-            deferred,
-            self.store.next_wakeup(now),
-        ):
+        # A deferred claim looks again within CLAIM_COALESCE anyway: no need to ask the
+        # store when the next fire is (a query) for a wait that short.
+        wakeup = self.store.next_wakeup(now) if deferred is None else None
+        for candidate in (self._next_heartbeat, self._next_reap, deferred, wakeup):
             if candidate is not None and now < candidate < deadline:
                 deadline = candidate
         return deadline

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ __all__ = [
     "HTTP_BUCKETS",
     "LAG_BUCKETS",
     "METRIC_NAMES",
+    "OTHER_SCHEDULE",
     "RUN_BUCKETS",
     "Metrics",
     "SystemCollector",
@@ -53,6 +55,7 @@ RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 4 *
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 ROLES: Final = ("scheduler", "worker")
+OTHER_SCHEDULE: Final = "_other"  # the schedule label beyond Metrics.schedule_series
 
 # Every metric family /metrics exposes, with its type (the names are part of the interface:
 # dashboards and alerts use them; tests/web/test_metrics.py checks the exposition against it).
@@ -79,9 +82,16 @@ class Metrics:
     """The app's metric objects. Observing is cheap and thread-safe; nothing here does I/O
     (the ``system`` collector reads the database only when the registry is collected)."""
 
-    def __init__(self, system: Collector | None = None) -> None:
+    def __init__(self, system: Collector | None = None, *, schedules: int = 1000) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.system = system
+        # A series per schedule name costs memory here and in Prometheus, and creating one
+        # costs more than an observation: the first ``schedules`` names seen get their own,
+        # later ones share OTHER_SCHEDULE (the database-side families are not capped: they
+        # are read at scrape time, not kept).
+        self.schedule_series = schedules
+        self._named: set[str] = set()
+        self._named_guard = threading.Lock()
         self.http_request_duration = Histogram(
             "tickwork_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template, method and status code.",
@@ -119,13 +129,24 @@ class Metrics:
     def observe_run(self, run: Run, outcome: Outcome) -> None:
         """A worker recorded ``outcome`` for the attempt ``run`` (as claimed): its duration,
         and for a first attempt its lag. Retries are not lag: their start is the backoff's."""
+        schedule = self._series(run.schedule)
         if outcome.duration is not None:
-            self.run_duration.labels(run.schedule, outcome.state.value).observe(
+            self.run_duration.labels(schedule, outcome.state.value).observe(
                 max(outcome.duration.total_seconds(), 0.0)
             )
         if run.attempt == 1 and run.started_at is not None:
             lag = (run.started_at - run.nominal_fire).total_seconds()
-            self.run_lag.labels(run.schedule).observe(max(lag, 0.0))
+            self.run_lag.labels(schedule).observe(max(lag, 0.0))
+
+    def _series(self, schedule: str) -> str:
+        """The schedule label ``schedule``'s observations go under."""
+        if schedule in self._named:
+            return schedule
+        with self._named_guard:
+            if len(self._named) < self.schedule_series:
+                self._named.add(schedule)
+                return schedule
+        return OTHER_SCHEDULE
 
     def exposition(self) -> tuple[bytes, str]:
         """The text ``/metrics`` answers, and its content type. In prometheus-client's

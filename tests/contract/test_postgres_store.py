@@ -21,7 +21,7 @@ from tickwork.errors import InvalidSpecError, StoreUnavailableError
 from tickwork.store import open_store
 from tickwork.store.base import ListeningStore, ScheduleUpsert, TimekeepingStore
 from tickwork.store.postgres import PostgresStore
-from tickwork.store.sql import RETRY_TRIES
+from tickwork.store.sql import RETRY_TRIES, _page_size
 
 from .conftest import LEASE, MINUTE, T0, add_schedule, minutely, runs_of
 
@@ -226,7 +226,8 @@ def test_the_claim_is_planned_with_its_now_after_many_executions(
     """DESIGN.md: a bound ``now`` in an auto-prepared statement can get a generic plan.
     psycopg prepares a statement server-side after ``prepare_threshold`` (5) executions;
     the store turns that off, so after many claims nothing is prepared and the claim's
-    plan (made with the actual ``now``) reads the (state, due_at) index."""
+    plan (made with the actual ``now``) reads the partial index of waiting runs in due
+    order."""
     row = add_schedule(pg, "a", overlap="allow")
     with _admin(url) as admin:  # 20 000 finished runs and 50 due ones: a realistic table
         admin.execute(
@@ -241,7 +242,7 @@ def test_the_claim_is_planned_with_its_now_after_many_executions(
         admin.execute("ANALYZE tw_runs")
     for i in range(8):
         assert len(pg.claim(f"w{i}", T0, LEASE, 1)) == 1
-    page, _size = pg._claim_page(pg._due_schedules(T0, None), 4)  # the claim's first page
+    page = pg._claim_page(pg._due_schedules(T0, None), _page_size(4))  # a claim's first page
     stmt = page.compile(dialect=pg._engine.dialect, compile_kwargs={"render_postcompile": True})
     with pg._engine.connect() as conn:
         prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
@@ -259,16 +260,19 @@ def test_the_claim_is_planned_with_its_now_after_many_executions(
         conn.exec_driver_sql("RESET plan_cache_mode")
     print(f"claim plan after 8 claims (custom, nothing prepared):\n{plan}")
     print(f"the same statement as a generic plan:\n{generic}")
-    assert "ix_tw_runs_state_due_at" in plan
-    # The claim's advisory lock is tried above the sort, on the rows LIMIT lets through.
-    assert plan.index("pg_try_advisory_xact_lock") < plan.index("Sort Key")
+    # Due order straight from the partial index of waiting runs: no sort of the backlog,
+    # and the advisory lock is tried only on the rows LIMIT lets through.
+    assert "Index Scan using ix_tw_runs_waiting_due" in plan
+    assert "Sort" not in plan
+    assert plan.index("pg_try_advisory_xact_lock") < plan.index("ix_tw_runs_waiting_due")
 
 
 def test_a_claim_takes_turns_only_on_the_schedules_its_page_holds(pg: PostgresStore) -> None:
     for i in range(10):
         add_schedule(pg, f"s{i}", overlap="allow")
     pg.enqueue_due(T0, 100, minutely)
-    page, size = pg._claim_page(pg._due_schedules(T0, None), 1)
+    size = _page_size(1)
+    page = pg._claim_page(pg._due_schedules(T0, None), size)
     with pg._engine.begin() as conn:
         got = conn.execute(page).all()
         locks = conn.exec_driver_sql(

@@ -15,7 +15,7 @@ from prometheus_client.samples import Sample
 from tickwork.app import Tickwork
 from tickwork.config import Settings
 from tickwork.context import TaskContext
-from tickwork.metrics import METRIC_NAMES
+from tickwork.metrics import METRIC_NAMES, OTHER_SCHEDULE
 from tickwork.testing import FakeClock, run_until_idle
 from tickwork.tokens import create_token
 from tickwork.web import create_app
@@ -120,6 +120,29 @@ def test_values_after_runs_on_the_fake_clock(
     m = scrape(client)
     assert value(m, "tickwork_workers", "tickwork_workers", role="worker", status="stale") == 1
     assert value(m, "tickwork_workers", "tickwork_workers", role="worker", status="alive") == 0
+
+
+def test_per_schedule_series_stop_at_metrics_schedules_the_rest_share_other(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw(config=Settings(metrics_schedules=1))
+    define(tw)
+    tw.sync()
+    tw.register("scheduler,worker")
+    for _ in range(2):
+        clock.advance(timedelta(minutes=1))
+        run_until_idle(tw)
+    with TestClient(create_app(tw)) as http:
+        m = scrape(http)
+    duration, lag = "tickwork_run_duration_seconds", "tickwork_run_lag_seconds"
+    named = {s.labels["schedule"] for s in m[lag] if s.name == f"{lag}_count"}
+    assert len(named) == 2  # one of ok/broken, then "_other"
+    assert OTHER_SCHEDULE in named
+    assert sum(s.value for s in m[lag] if s.name == f"{lag}_count") == 4  # none dropped
+    assert sum(s.value for s in m[duration] if s.name == f"{duration}_count") == 4
+    # The database-side families are not capped: every schedule keeps its own.
+    assert value(m, "tickwork_runs", "tickwork_runs_total", schedule="ok", state="succeeded") == 2
+    assert value(m, "tickwork_runs", "tickwork_runs_total", schedule="broken", state="failed") == 2
 
 
 def test_lag_and_queue_depth_when_no_worker_keeps_up(

@@ -41,17 +41,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Integer,
     Select,
     Table,
     and_,
     bindparam,
     delete,
     func,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -178,11 +180,17 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
 class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
+    # Whether a claim first looks (one read) for a due run before its write transaction:
+    # where a write transaction takes a database-wide lock (SQLite), finding nothing must
+    # not take it.
+    probe_before_claim = True
+
     def __init__(self, engine: Engine, *, label: str) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**self._write_options())
         self._reader = engine.execution_options(**self._read_options())
         self._due_fire_probe = self._lock(_ANY_DUE_FIRE, skip_locked=True)
+        self._claim_statements: dict[tuple[bool, bool], Select[Any]] = {}
         self._label = label  # names the database in error messages
 
     def __repr__(self) -> str:
@@ -415,7 +423,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         _aware(now, "now")
         if limit <= 0:
             return EnqueueResult()
-        queued_ids: list[int] = []
+        queued: list[Run] = []
         missed = skipped = conflicts = 0
         # Skipping locked rows: fires another scheduler is enqueueing right now are not due
         # for this one (PostgreSQL; SQLite has one writer anyway).
@@ -451,7 +459,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 if run_id is None:
                     conflicts += 1
                 elif state is RunState.queued:
-                    queued_ids.append(run_id)
+                    queued.append(_new_run(run_id, values))
                     log.add(run_id, events.RUN_ENQUEUED, state, 0)
                 else:
                     detail = {"reason": decision.reason} if decision.reason else None
@@ -459,9 +467,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                     missed += state is RunState.missed
                     skipped += state is RunState.skipped
             log.write(conn)
-            if queued_ids:
+            if queued:
                 self._announce_runs(conn)
-            queued = self._runs_by_id(conn, queued_ids)
         return EnqueueResult(
             schedules=len(rows),
             queued=tuple(queued),
@@ -624,21 +631,27 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
         # With no room only policies that can skip have anything to decide.
         waiting = _ANY_DUE_RUN if limit > 0 else _ANY_DUE_SKIPPABLE
-        if not self._exists(waiting, now, "look for due runs"):
+        if self.probe_before_claim and not self._exists(waiting, now, "look for due runs"):
             return []  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
             cursor: tuple[datetime, int] | None = None
             while True:
-                due = self._due_schedules(now, cursor, may_skip_only=limit == 0)
-                page, size = self._claim_page(due, claim.room)
-                groups = conn.execute(page).all()
+                size = _page_size(claim.room)
+                page = self._claim_statement(skip_only=limit == 0, paged=cursor is not None)
+                params: dict[str, Any] = {"now": now, "size": size}
+                if cursor is not None:
+                    params |= {"after_due": cursor[0], "after_key": cursor[1]}
+                groups = conn.execute(page, params).all()
                 if groups:
-                    cursor = (groups[-1].first_due, groups[-1].schedule_id)
-                ids = [int(sid) for sid, _ in groups if sid not in seen]
-                seen.update(ids)
-                for row, live in self._claim_inputs(conn, ids, now):
-                    self._claim_schedule(conn, claim, row, live)
+                    cursor = (groups[-1].first_due, groups[-1].key)
+                ids: list[int] = []
+                for sid, *_ in groups:  # a schedule's later due runs follow its first
+                    if sid not in seen:
+                        seen.add(sid)
+                        ids.append(int(sid))
+                for schedule_id, spec, live in self._claim_inputs(conn, ids, now):
+                    self._claim_schedule(conn, claim, schedule_id, spec, live)
                     if claim.room == 0 and limit > 0:
                         break
                 if len(groups) < size or (claim.room == 0 and limit > 0):
@@ -647,44 +660,63 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             claim.log.write(conn)
         return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in claim.started]
 
-    def _claim_page(self, groups: Select[Any], room: int) -> tuple[Select[Any], int]:
-        """One page of ``groups`` (due schedules in claim order) for a claim that may still
-        start ``room`` runs, and the page's size: a page with fewer rows was the last."""
-        size = max(2 * room, CLAIM_PAGE)
-        return groups.limit(size), size
+    def _claim_page(self, groups: Select[Any], size: int | BindParameter[int]) -> Select[Any]:
+        """One page of ``groups`` (due schedules in claim order), ``size`` rows at most: a
+        page with fewer rows was the last."""
+        return groups.limit(size)
+
+    def _claim_statement(self, *, skip_only: bool, paged: bool) -> Select[Any]:
+        """The page statement of a claim, built once per shape (``now``, ``size`` and,
+        when ``paged``, the keyset ``after_due``/``after_key`` are bound)."""
+        key = (skip_only, paged)
+        stmt = self._claim_statements.get(key)
+        if stmt is None:
+            after = (_AFTER_DUE, _AFTER_KEY) if paged else None
+            due = self._due_schedules(_NOW, after, may_skip_only=skip_only)
+            stmt = self._claim_statements[key] = self._claim_page(due, _SIZE)
+        return stmt
 
     def _due_schedules(
-        self, now: datetime, after: tuple[datetime, int] | None, *, may_skip_only: bool = False
+        self,
+        now: datetime | BindParameter[datetime],
+        after: tuple[Any, Any] | None,
+        *,
+        may_skip_only: bool = False,
     ) -> Select[Any]:
         return _due_schedules(now, after, may_skip_only=may_skip_only)
 
     def _claim_inputs(
         self, conn: Connection, ids: Sequence[int], now: datetime
-    ) -> list[tuple[ScheduleRow, list[Run]]]:
-        """For each schedule of ``ids`` (in that order): its row and its live runs
-        (running, retrying, due queued; by due time), two statements per page."""
+    ) -> list[tuple[int, dict[str, Any], list[_Live]]]:
+        """For each schedule of ``ids`` (in that order) that has live runs (running,
+        retrying, due queued; by due time): its id, its spec and those runs, in one
+        statement per page, reading only the columns the overlap decision needs."""
         if not ids:
             return []
-        rows: dict[int, ScheduleRow] = {}
-        live: dict[int, list[Run]] = {i: [] for i in ids}
+        specs: dict[int, dict[str, Any]] = {}
+        live: dict[int, list[_Live]] = {}
         for chunk in _chunks(ids):
-            for r in conn.execute(_SCHEDULES_BY_ID, {"ids": list(chunk)}).mappings():
-                rows[r["id"]] = _schedule(r)
-            for r in conn.execute(_LIVE_RUNS, {"ids": list(chunk), "now": now}).mappings():
-                live[r["schedule_id"]].append(_run(r))
-        return [(rows[i], live[i]) for i in ids if i in rows]
+            rows = conn.execute(_LIVE_RUNS, {"ids": list(chunk), "now": now})
+            for run_id, sid, state, due_at, attempt, spec in rows:
+                specs.setdefault(sid, spec)
+                live.setdefault(sid, []).append(_Live(run_id, RunState(state), due_at, attempt))
+        return [(i, specs[i], live[i]) for i in ids if i in live]
 
     def _claim_schedule(
-        self, conn: Connection, claim: _Claim, row: ScheduleRow, live: list[Run]
+        self,
+        conn: Connection,
+        claim: _Claim,
+        schedule_id: int,
+        spec: dict[str, Any],
+        live: list[_Live],
     ) -> None:
         """Apply one schedule's overlap policy to its ``live`` runs (see ``claim``)."""
-        policy = _overlap(row.spec)
+        policy = _overlap(spec)
         now = claim.now
-        schedule_id = row.id
-        running: list[Run] = []
-        continuations: list[Run] = []  # due retrying runs: attempts of runs already begun
-        backoff: list[Run] = []  # retrying runs not due yet: the schedule is busy with them
-        fresh: list[Run] = []  # due queued runs: new fires (or runs given back)
+        running: list[_Live] = []
+        continuations: list[_Live] = []  # due retrying runs: attempts of runs already begun
+        backoff: list[_Live] = []  # retrying runs not due yet: the schedule is busy with them
+        fresh: list[_Live] = []  # due queued runs: new fires (or runs given back)
         for run in live:
             if run.state is RunState.running:
                 running.append(run)
@@ -695,8 +727,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             else:
                 backoff.append(run)
 
-        resume: list[Run] = []
-        doomed: list[Run] = []
+        resume: list[_Live] = []
+        doomed: list[_Live] = []
         for run in continuations:
             if policy is OverlapPolicy.allow or len(running) + len(resume) == 0:
                 resume.append(run)
@@ -708,7 +740,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             # here only to be cancelled in the same transaction.
             doomed, resume = running + continuations + backoff, []
 
-        claim.specs[schedule_id] = row.spec
+        claim.specs[schedule_id] = spec
         for run in resume:
             if not claim.start(conn, run):
                 break  # no room: it waits; the skip decisions below still hold
@@ -923,6 +955,15 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
 # -- one claim transaction's bookkeeping -------------------------------------------------
 
 
+class _Live(NamedTuple):
+    """What a claim reads of a schedule's live run to apply its overlap policy."""
+
+    id: int
+    state: RunState
+    due_at: datetime
+    attempt: int
+
+
 @dataclass(slots=True)
 class _EventLog:
     """Run events gathered during a transaction, written with one statement at its end."""
@@ -960,7 +1001,7 @@ class _Claim:
     now: datetime
     lease_expires_at: datetime
     room: int  # runs this claim may still start
-    pending: list[Run] = field(default_factory=list)  # to start, in claim order
+    pending: list[_Live] = field(default_factory=list)  # to start, in claim order
     started: list[Run] = field(default_factory=list)  # as they are now, in claim order
     specs: dict[int, dict[str, Any]] = field(default_factory=dict)
     log: _EventLog = field(init=False)
@@ -968,7 +1009,7 @@ class _Claim:
     def __post_init__(self) -> None:
         self.log = _EventLog(self.now)
 
-    def start(self, conn: Connection, run: Run) -> bool:
+    def start(self, conn: Connection, run: _Live) -> bool:
         """Lease ``run`` to the worker (written by ``flush``); False when the claim has no
         room left."""
         if self.room == 0:
@@ -1004,7 +1045,7 @@ class _Claim:
                     )
         self.pending = []
 
-    def end(self, conn: Connection, run: Run, state: RunState, event: str, error: str) -> None:
+    def end(self, conn: Connection, run: _Live, state: RunState, event: str, error: str) -> None:
         """Make ``run`` terminal in ``state`` (an overlap decision), clearing any lease."""
         result = conn.execute(
             update(runs)
@@ -1115,43 +1156,70 @@ def _max_attempts(spec: dict[str, Any]) -> int:
 
 def _due_schedules(
     now: datetime | BindParameter[datetime],
-    after: tuple[datetime, int] | None,
+    after: tuple[Any, Any] | None,
     *,
     may_skip_only: bool = False,
 ) -> Select[Any]:
-    """Schedules with due waiting runs, by their oldest due run (keyset: after
-    ``after``), as (schedule_id, first_due). ``may_skip_only``: only those whose
-    overlap policy can record a fire skipped (a claim that can start nothing has
-    nothing to decide for the others)."""
+    """Schedules with due waiting runs, by their oldest due run, as (schedule_id,
+    first_due, key), keyset-paged after ``after`` = (first_due, key).
+
+    A claim that may start runs reads the due waiting runs themselves in (due_at, id)
+    order from the partial index of waiting runs (key: the run id; a schedule first appears
+    at its oldest due run, and its later ones are passed over), so a page costs its size,
+    not the backlog. ``may_skip_only``: a claim that can start nothing has only skip
+    decisions to take, for the schedules whose overlap policy can record a fire skipped
+    (grouped by schedule; key: the schedule id)."""
+    if not may_skip_only:
+        stmt = (
+            select(
+                runs.c.schedule_id,
+                runs.c.due_at.label("first_due"),
+                runs.c.id.label("key"),
+            )
+            .where(_WAITING, runs.c.due_at <= now)
+            .order_by(runs.c.due_at, runs.c.id)
+        )
+        if after is not None:
+            due, run_id = after
+            stmt = stmt.where(
+                or_(runs.c.due_at > due, and_(runs.c.due_at == due, runs.c.id > run_id))
+            )
+        return stmt
     first_due = func.min(runs.c.due_at)
     stmt = (
-        select(runs.c.schedule_id, first_due.label("first_due"))
-        .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= now)
+        select(runs.c.schedule_id, first_due.label("first_due"), runs.c.schedule_id.label("key"))
+        .where(_WAITING, runs.c.due_at <= now)
         .group_by(runs.c.schedule_id)
         .order_by(first_due, runs.c.schedule_id)
     )
-    if may_skip_only:
-        policy = func.coalesce(schedules.c.spec["overlap"].as_string(), DEFAULT_OVERLAP.value)
-        stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
-            policy.in_(sorted(SKIPPING_POLICIES))
+    policy = func.coalesce(schedules.c.spec["overlap"].as_string(), DEFAULT_OVERLAP.value)
+    stmt = stmt.join(schedules, schedules.c.id == runs.c.schedule_id).where(
+        policy.in_(sorted(SKIPPING_POLICIES))
+    )
+    # decide_overlap skips a fire only behind a busy run or another due fire: a lone
+    # due fire of an idle schedule has nothing to decide (without this, a pass with
+    # every slot busy would visit the whole backlog).
+    other = runs.alias("other")
+    busy = (
+        select(other.c.id)
+        .where(
+            other.c.schedule_id == runs.c.schedule_id,
+            other.c.state.in_([RunState.running.value, RunState.retrying.value]),
         )
-        # decide_overlap skips a fire only behind a busy run or another due fire: a lone
-        # due fire of an idle schedule has nothing to decide (without this, a pass with
-        # every slot busy would visit the whole backlog).
-        other = runs.alias("other")
-        busy = (
-            select(other.c.id)
-            .where(
-                other.c.schedule_id == runs.c.schedule_id,
-                other.c.state.in_([RunState.running.value, RunState.retrying.value]),
-            )
-            .exists()
-        )
-        stmt = stmt.having(or_(func.count() > 1, busy))
+        .exists()
+    )
+    stmt = stmt.having(or_(func.count() > 1, busy))
     if after is not None:
         due, sid = after
         stmt = stmt.having(or_(first_due > due, and_(first_due == due, runs.c.schedule_id > sid)))
     return stmt
+
+
+def _page_size(room: int) -> int:
+    """Rows a claim page reads when the claim may still start ``room`` runs: twice that
+    (some due runs are not started: their schedule is busy); with no room, skip decisions
+    only, CLAIM_PAGE schedules at a time."""
+    return 2 * room if room > 0 else CLAIM_PAGE
 
 
 def _is_due(now: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
@@ -1186,6 +1254,30 @@ def _run_values(
         "finished_at": now if terminal else None,
         "error": decision.reason if terminal else None,
     }
+
+
+def _new_run(run_id: int, values: dict[str, Any]) -> Run:
+    """The run just inserted with ``values`` (``_run_values``), as the store would read it
+    back: instants in UTC, the columns the insert left out empty."""
+    return Run(
+        id=run_id,
+        schedule=values["schedule"],
+        schedule_id=values["schedule_id"],
+        nominal_fire=values["nominal_fire"],
+        due_at=values["due_at"].astimezone(UTC),
+        state=RunState(values["state"]),
+        attempt=values["attempt"],
+        max_attempts=values["max_attempts"],
+        kind=values["kind"],
+        lease_owner=None,
+        lease_expires_at=None,
+        created_at=values["created_at"].astimezone(UTC),
+        started_at=None,
+        finished_at=None,
+        exit_code=None,
+        error=None,
+        output=None,
+    )
 
 
 def _fires_in_order(decision: FireDecision) -> list[tuple[datetime, datetime, RunState]]:
@@ -1224,14 +1316,17 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
         yield ids[start : start + size]
 
 
+# Waiting runs, the states spelled out as literals: the planner then serves a due-order scan
+# from the partial index of waiting runs (ix_tw_runs_waiting_due, whose WHERE this matches);
+# bound parameters would not tell it the index covers them.
+_WAITING = runs.c.state.in_([literal_column(f"'{value}'") for value in _values(WAITING_STATES)])
 # The probes ``_exists`` runs before a write transaction, built once (``now`` is bound).
 _NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+_AFTER_DUE: BindParameter[datetime] = bindparam("after_due", type_=UTCDateTime())
+_AFTER_KEY: BindParameter[int] = bindparam("after_key", type_=Integer())
+_SIZE: BindParameter[int] = bindparam("size", type_=Integer())
 _ANY_DUE_FIRE = select(schedules.c.id).where(*_is_due(_NOW)).limit(1)
-_ANY_DUE_RUN = (
-    select(runs.c.id)
-    .where(runs.c.state.in_(_values(WAITING_STATES)), runs.c.due_at <= _NOW)
-    .limit(1)
-)
+_ANY_DUE_RUN = select(runs.c.id).where(_WAITING, runs.c.due_at <= _NOW).limit(1)
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
 # The scheduler's conditional advance of a due schedule (its next_fire_at is never NULL).
 _ADVANCE = (
@@ -1249,9 +1344,16 @@ _ADVANCE = (
 )
 # The statements of a claim, built once; ``ids`` expands to the list given.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_SCHEDULES_BY_ID = select(schedules).where(schedules.c.id.in_(_IDS))
 _LIVE_RUNS = (
-    select(runs)
+    select(
+        runs.c.id,
+        runs.c.schedule_id,
+        runs.c.state,
+        runs.c.due_at,
+        runs.c.attempt,
+        schedules.c.spec,
+    )
+    .join(schedules, schedules.c.id == runs.c.schedule_id)
     .where(
         runs.c.schedule_id.in_(_IDS),
         or_(

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import Integer, Text, bindparam, func, update
 
 from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.model import Outcome, RunState
 from tickwork.store.base import FinishItem
-from tickwork.store.schema import runs
+from tickwork.store.schema import UTCDateTime, runs
 from tickwork.store.sql import (
     ATTEMPT_ERROR_LIMIT,
     OUTCOME_EVENTS,
@@ -72,13 +72,8 @@ class FinishingSQLStore(SQLStore):
         with self._transaction("record runs' outcomes", write=True) as conn:
             for values, ids in groups.values():
                 for chunk in _chunks(ids):
-                    stmt = (
-                        update(runs)
-                        .where(*_held_many(chunk, worker))
-                        .values(**values)
-                        .returning(runs.c.id, runs.c.attempt)
-                    )
-                    for run_id, attempt in conn.execute(stmt):
+                    params = {**values, "ids": list(chunk), "worker": worker}
+                    for run_id, attempt in conn.execute(_FINISH, params):
                         written[int(run_id)] = int(attempt)
             log = _EventLog(now)
             for item in items:
@@ -99,11 +94,11 @@ def _finish_values(
             "outcome.state", outcome.state.value, "succeeded, failed, timed_out or cancelled"
         )
     values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_expires_at": None,
         "exit_code": outcome.exit_code,
         "error": outcome.error,
         "output": outcome.output,
+        "due_at": None,  # NULL: unchanged
+        "finished_at": None,  # NULL: unchanged
     }
     detail: dict[str, Any] = {"outcome": outcome.state.value}
     if outcome.duration is not None:
@@ -116,7 +111,7 @@ def _finish_values(
     if retry_at is not None:
         _aware(retry_at, "retry_at")
         state, event = RunState.retrying, events.RUN_RETRY_SCHEDULED
-        values |= {"state": state.value, "due_at": retry_at}
+        values |= {"state": state.value, "due_at": retry_at}  # finished_at stays NULL
         detail["retry_at"] = retry_at.isoformat()
     else:
         state, event = outcome.state, OUTCOME_EVENTS[outcome.state]
@@ -124,11 +119,27 @@ def _finish_values(
     return values, event, state, detail
 
 
-def _held_many(ids: Sequence[int], worker: str) -> tuple[ColumnElement[bool], ...]:
-    """The fence of ``finish`` for many runs at once: each row is written only while it is
-    running under ``worker``'s lease."""
-    return (
-        runs.c.id.in_(list(ids)),
+# One statement for every group of results (built once): each row is written only while
+# it is running under the worker's lease (the fence of ``finish``); due_at and finished_at
+# are given only by the results that set them (a retry's due time, a final result's end).
+_FINISH = (
+    update(runs)
+    .where(
+        runs.c.id.in_(bindparam("ids", expanding=True)),
         runs.c.state == RunState.running.value,
-        runs.c.lease_owner == worker,
+        runs.c.lease_owner == bindparam("worker"),
     )
+    .values(
+        state=bindparam("state"),
+        lease_owner=None,
+        lease_expires_at=None,
+        exit_code=bindparam("exit_code", type_=Integer()),
+        error=bindparam("error", type_=Text()),
+        output=bindparam("output", type_=Text()),
+        due_at=func.coalesce(bindparam("due_at", type_=UTCDateTime()), runs.c.due_at),
+        finished_at=func.coalesce(
+            bindparam("finished_at", type_=UTCDateTime()), runs.c.finished_at
+        ),
+    )
+    .returning(runs.c.id, runs.c.attempt)
+)
