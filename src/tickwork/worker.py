@@ -7,18 +7,19 @@ its own (DESIGN.md, Engine sketch).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tickwork import events
 from tickwork.clock import Clock
 from tickwork.context import TaskContext
+from tickwork.daemon_pool import DaemonPool
 from tickwork.errors import InvalidSpecError, StoreUnavailableError, TickworkError
 from tickwork.executors import Execution, Executors
 from tickwork.model import ClaimedRun, Outcome, Run, RunState
@@ -66,7 +67,7 @@ class Worker:
         self.lease = lease
         self._on_idle_slot = on_idle_slot
         self._on_recorded = on_recorded  # an attempt's outcome was written (metrics)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tickwork")
+        self._pool = DaemonPool(concurrency, name="tickwork")
         self._inflight: dict[int, _InFlight] = {}
         self._changed = threading.Condition()
         self._stopping = False
@@ -117,7 +118,7 @@ class Worker:
             flight = _InFlight(item)
             with self._changed:
                 self._inflight[item.run.id] = flight
-            self._pool.submit(self._execute, flight)
+            self._pool.submit(functools.partial(self._execute, flight))
         return len(claimed)
 
     def heartbeat_once(self, now: datetime) -> None:
@@ -178,7 +179,7 @@ class Worker:
                     self.store.release(flight.claimed.run.id, self.worker_id, now)
                 except TickworkError as err:
                     log.error("could not release run %s: %s", flight.claimed.run.id, err)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     # -- one attempt ---------------------------------------------------------------------
 
@@ -224,7 +225,9 @@ class Worker:
                 "run started",
                 extra=_extra(flight.claimed, action=events.RUN_CLAIMED, lag_s=lag),
             )
-        return self.executors.execute(execution, context, flight.cancel)
+        # Inline: a sync task without a timeout runs in this slot thread (a daemon thread,
+        # so a task ignoring a cancel keeps its slot but never holds a stopping process up).
+        return self.executors.execute(execution, context, flight.cancel, inline=True)
 
     def _execution(self, claimed: ClaimedRun, spec: ScheduleSpec) -> Execution:
         run = claimed.run

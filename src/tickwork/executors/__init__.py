@@ -85,9 +85,16 @@ class Executors:
         return by_kind[kind]
 
     def execute(
-        self, execution: Execution, context: TaskContext, cancel: threading.Event
+        self,
+        execution: Execution,
+        context: TaskContext,
+        cancel: threading.Event,
+        *,
+        inline: bool = False,
     ) -> Outcome:
-        """Run ``execution`` on its executor; never raises."""
+        """Run ``execution`` on its executor; never raises. ``inline``: a sync callable
+        without a timeout runs in the calling thread (``ThreadExecutor.run_here``), for a
+        caller whose thread may be abandoned (the worker's daemon slot threads)."""
         watch = Stopwatch()
         try:
             executor = self.select(execution)
@@ -98,6 +105,8 @@ class Executors:
                 RunState.failed,
                 error="nothing to run: expected a command, a target callable or a task_ref",
             )
+        if inline and executor is self.thread and execution.timeout is None:
+            return self.thread.run_here(execution, context, cancel)
         return executor.execute(execution, context, cancel)
 
     def close(self) -> None:

@@ -63,7 +63,12 @@ class ShadowExecutors(Executors):
     """``Executors`` that record instead of running: every attempt ends ``shadowed``."""
 
     def execute(
-        self, execution: Execution, context: TaskContext, cancel: threading.Event
+        self,
+        execution: Execution,
+        context: TaskContext,
+        cancel: threading.Event,
+        *,
+        inline: bool = False,
     ) -> Outcome:
         watch = Stopwatch()
         output = json.dumps(would_run(execution), sort_keys=True)

@@ -5,6 +5,9 @@ The timeout is soft: Python cannot kill a thread. On timeout (or cancel) the exe
 reports ``timed_out`` (or ``cancelled``) anyway, abandoning the thread: it is a daemon
 thread, it may keep running, its result is dropped. Tasks that must be stopped for sure
 run with ``isolated=True`` (``SubprocessExecutor``: a child process, a hard timeout).
+
+``run_here`` is the worker's shortcut for a task without a timeout: the task runs in the
+worker's own (daemon) slot thread, with no helper thread to hand it to and back.
 """
 
 from __future__ import annotations
@@ -70,6 +73,29 @@ class ThreadExecutor(GuardedExecutor):
 
     def __init__(self, *, grace: timedelta | float = 1.0) -> None:
         self.grace = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)
+
+    def run_here(
+        self, execution: Execution, context: TaskContext, cancel: threading.Event
+    ) -> Outcome:
+        """Run ``execution`` (no timeout) in the calling thread; never raises.
+
+        For a caller whose thread is a daemon thread it can give up on (the worker's slots):
+        no helper thread, so no hand-off. A cancel is only the request ``context.cancelled``
+        makes; ``run_here`` returns when the task does (a task that ignores the request keeps
+        the calling thread). A cancel that came before the start runs nothing."""
+        watch = Stopwatch()
+        if execution.timeout is not None:
+            return self.execute(execution, context, cancel)  # the deadline needs the helper
+        if cancel.is_set():
+            context.cancelled.set()
+            return watch.outcome(RunState.cancelled, error="cancelled before it started")
+        if execution.target is None:
+            return watch.outcome(RunState.failed, error="nothing to run: no target callable")
+        attempt = _Attempt(execution.target, context)
+        attempt.run()
+        if attempt.error is not None:
+            return watch.outcome(RunState.failed, error=attempt.error)
+        return watch.outcome(RunState.succeeded)
 
     def _execute(
         self,
