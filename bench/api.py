@@ -1,8 +1,8 @@
 """Workload ``api``: latency of ``GET /api/v1/schedules`` at 50 concurrent connections.
 
-A real uvicorn (a subprocess of this one; one worker process, then two) serves
-``create_app`` over a store holding 100 schedules; ``wrk -t2 -c50 --latency`` (Debian's
-``wrk``) drives it with a read token for ``DURATION`` seconds after a warm-up, and
+``tickwork api`` (a subprocess of this one; real uvicorn, one worker process, then two:
+``--workers``) serves the API over a store holding 100 schedules; ``wrk -t2 -c50 --latency``
+(Debian's ``wrk``) drives it with a read token for ``DURATION`` seconds after a warm-up, and
 ``wrk -c1`` before that gives the service time of one request alone. Without wrk, an
 asyncio httpx load generator in a separate process does the same (50 connections, each
 request timed). Target: p99 at most 20 ms. The listing is the API's default page (50
@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 from bench.report import Options, Report, Row
 
@@ -39,14 +38,6 @@ WARMUP = 2  # seconds, not measured
 PATH = "/api/v1/schedules"
 WORKERS = (1, 2)  # uvicorn processes: one, and one per core of a small machine
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def serve_app() -> Any:
-    """``uvicorn --factory bench.api:serve_app``: the standalone app on $TICKWORK_DATABASE_URL."""
-    from tickwork.app import Tickwork
-    from tickwork.web import create_app
-
-    return create_app(Tickwork())
 
 
 def run(options: Options) -> Report:
@@ -78,8 +69,8 @@ def run(options: Options) -> Report:
             )
         )
     report.notes.append(
-        f"{SCHEDULES} schedules stored; default page of the listing; uvicorn with "
-        f"{' and '.join(map(str, WORKERS))} worker processes (``--workers``); "
+        f"{SCHEDULES} schedules stored; default page of the listing; `tickwork api` "
+        f"(uvicorn) with {' and '.join(map(str, WORKERS))} worker processes (`--workers`); "
         f"{CONNECTIONS} connections for {DURATION} s after a {WARMUP} s warm-up; load tool: "
         f"{tool}. The load tool shares the machine's CPUs with the server "
         f"({os.cpu_count()} CPUs here)."
@@ -135,11 +126,11 @@ def _uvicorn(url: str, workers: int = 1) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "TICKWORK_DATABASE_URL": url, "TICKWORK_LOG_LEVEL": "warning"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # ``tickwork api``, as users serve it: its own socket, uvicorn in each worker process.
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "uvicorn", "--factory", "bench.api:serve_app"),
-            *("--port", str(port), "--log-level", "warning", "--no-access-log"),
-            *("--workers", str(workers)),
+            *(sys.executable, "-m", "tickwork", "api"),
+            *("--port", str(port), "--workers", str(workers)),
         ],
         cwd=ROOT,
         env=env,

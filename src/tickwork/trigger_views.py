@@ -16,18 +16,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tickwork.spec import ScheduleSpec, trigger_text
-from tickwork.triggers import Trigger
+from tickwork.triggers import Trigger, fires
 from tickwork.triggers.describe import describe
 
-__all__ = ["CACHE_SIZE", "TriggerView", "trigger_view"]
+__all__ = ["CACHE_SIZE", "UPCOMING_KEPT", "TriggerView", "trigger_view"]
 
 CACHE_SIZE = 4096
+UPCOMING_KEPT = 8  # next-fire answers kept per definition (see TriggerView.upcoming)
 TRIGGER_KEYS = ("cron", "every", "at", "tz", "start_at", "end_at")
 
 
@@ -37,6 +38,24 @@ class TriggerView:
     description: str  # plain English ("At minute 5 past every hour")
     text: str  # the cron text, "every 15m" or "at <instant>"
     tz: ZoneInfo
+    # (first fire, count) -> the fires as ISO text in ``tz``; see ``upcoming``.
+    _upcoming: dict[tuple[datetime, int], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def upcoming(self, first: datetime, count: int) -> tuple[str, ...]:
+        """``first`` and the ``count - 1`` fires after it, as ISO text in the zone. A page of
+        schedules asks this of every row on every request, and the answer only changes when
+        ``first`` (the stored next fire) does, so the last UPCOMING_KEPT answers are kept."""
+        key = (first, count)
+        found = self._upcoming.get(key)
+        if found is None:
+            instants = [first, *fires(self.trigger, first, count - 1)] if count > 0 else []
+            found = tuple(f.astimezone(self.tz).isoformat() for f in instants)
+            if len(self._upcoming) >= UPCOMING_KEPT:
+                self._upcoming.clear()  # a schedule moved on: its older answers are dead
+            self._upcoming[key] = found
+        return found
 
 
 def trigger_view(stored: Mapping[str, Any], anchor: datetime) -> TriggerView:

@@ -18,8 +18,8 @@ from tickwork.tokens import (
     revoke_token,
     verify_token_cached,
 )
-from tickwork.trigger_views import trigger_view
-from tickwork.triggers import CronTrigger
+from tickwork.trigger_views import UPCOMING_KEPT, trigger_view
+from tickwork.triggers import CronTrigger, fires
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -88,3 +88,19 @@ def test_one_trigger_per_definition_intervals_by_anchor() -> None:
     assert at_t0 is not later
     assert later.trigger.next_after(T0) == T0 + timedelta(minutes=7)
     assert at_t0.trigger.next_after(T0) == T0 + timedelta(hours=1)
+
+
+def test_upcoming_fires_are_kept_per_first_fire_and_equal_a_fresh_computation() -> None:
+    view = trigger_view({"name": "u", "cron": "30 2 * * *", "tz": "Europe/Berlin"}, T0)
+    first = datetime(2024, 3, 29, 1, 30, tzinfo=UTC)  # 02:30 CET; 31 March has no 02:30
+    expected = [first, *fires(view.trigger, first, 4)]
+    got = view.upcoming(first, 5)
+    assert got == tuple(f.astimezone(view.tz).isoformat() for f in expected)
+    assert "2024-03-31T03:00:00+02:00" in got  # in the DST gap: at its end, as the trigger says
+    assert view.upcoming(first, 5) is got  # kept
+    moved = view.upcoming(expected[1], 5)  # the schedule moved on: a new answer
+    assert moved[0] == got[1]
+    assert view.upcoming(first, 0) == ()
+    for day in range(UPCOMING_KEPT + 2):  # bounded: older answers are dropped, not piled up
+        view.upcoming(first + timedelta(days=day), 2)
+    assert len(view._upcoming) <= UPCOMING_KEPT

@@ -12,7 +12,6 @@ from typing import Any
 from tickwork.errors import InvalidSpecError
 from tickwork.model import Run, RunEvent, ScheduleRow, WorkerInfo
 from tickwork.trigger_views import trigger_view
-from tickwork.triggers import fires
 
 __all__ = [
     "decode_cursor",
@@ -45,9 +44,7 @@ def schedule_json(row: ScheduleRow, count: int = 5) -> dict[str, Any]:
     view = trigger_view(row.spec, row.anchor)  # parsed and described once per definition
     upcoming: list[str] = []
     if not row.retired and row.next_fire_at is not None and count > 0:
-        first = row.next_fire_at
-        later = list(fires(view.trigger, first, count - 1))
-        upcoming = [f.astimezone(view.tz).isoformat() for f in [first, *later]]
+        upcoming = list(view.upcoming(row.next_fire_at, count))  # kept per definition
     return {
         "name": row.name,
         "source": row.source,
