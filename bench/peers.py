@@ -107,10 +107,12 @@ def apscheduler_lag(
     return [lag for _j, _n, lag in inside], schedules * (hi - lo), len(fires) - len(set(fires))
 
 
-def procrastinate_backlog(url: str, runs: int) -> tuple[float, dict[str, int]]:
+def procrastinate_backlog(
+    url: str, runs: int, concurrency: int = 10
+) -> tuple[float, dict[str, int]]:
     """procrastinate 3 on PostgreSQL: ``runs`` no-op jobs deferred in one batch, drained by
-    one worker (``concurrency=10``, exits when the queue is empty); runs per second and the
-    correctness check."""
+    one worker (``concurrency`` jobs at once, exits when the queue is empty); runs per
+    second and the correctness check."""
     import asyncio
 
     import procrastinate
@@ -130,7 +132,9 @@ def procrastinate_backlog(url: str, runs: int) -> tuple[float, dict[str, int]]:
             await app.schema_manager.apply_schema_async()
             await noop.batch_defer_async(*[{"key": key} for key in sorted(keys)])
             began = time.perf_counter()
-            await app.run_worker_async(concurrency=10, wait=False, install_signal_handlers=False)
+            await app.run_worker_async(
+                concurrency=concurrency, wait=False, install_signal_handlers=False
+            )
             return time.perf_counter() - began
 
     elapsed = asyncio.run(drain())
