@@ -65,7 +65,15 @@ class Engine:
         """One iteration of every step this engine has. Returns the work done (runs enqueued,
         claimed or reclaimed)."""
         done = 0
-        # Heartbeats first: our own leases are extended before any reaper looks at them.
+        # What is due starts first (enqueue, then claim): the periodic writes below would
+        # otherwise sit between a fire and its start whenever they come round.
+        if self.scheduler is not None:
+            result = self.scheduler.run_once(now)
+            done += len(result.queued) + result.missed + result.skipped
+        if self.worker is not None:
+            done += self.worker.run_once(now)
+        # Heartbeats before the reaper: our own leases are extended before any reaper looks
+        # at them (a run claimed just now has a fresh lease anyway).
         if self._next_heartbeat is None or now >= self._next_heartbeat:
             if self.worker is not None:
                 self.worker.heartbeat_once(now)
@@ -74,13 +82,8 @@ class Engine:
         if self.reaper is not None and (self._next_reap is None or now >= self._next_reap):
             done += len(self.reaper.run_once(now))
             self._next_reap = now + self.settings.reap_interval
-        if self.scheduler is not None:
-            result = self.scheduler.run_once(now)
-            done += len(result.queued) + result.missed + result.skipped
         if self.monitor is not None:  # health, alerts, backfill feed, retention
             done += self.monitor.run_once(now)
-        if self.worker is not None:
-            done += self.worker.run_once(now)
         self.last_iteration = now
         return done
 

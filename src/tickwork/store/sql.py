@@ -180,10 +180,10 @@ def _retried(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
 class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
     """``Store`` over SQLAlchemy Core; subclasses supply the engine and the dialect hooks."""
 
-    # Whether a claim first looks (one read) for a due run before its write transaction:
-    # where a write transaction takes a database-wide lock (SQLite), finding nothing must
-    # not take it.
-    probe_before_claim = True
+    # Whether enqueue_due and claim first look (one read) for due work before their write
+    # transaction: where a write transaction takes a database-wide lock (SQLite), finding
+    # nothing must not take it.
+    probe_before_write = True
 
     def __init__(self, engine: Engine, *, label: str) -> None:
         self._engine = engine
@@ -427,7 +427,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         missed = skipped = conflicts = 0
         # Skipping locked rows: fires another scheduler is enqueueing right now are not due
         # for this one (PostgreSQL; SQLite has one writer anyway).
-        if not self._exists(self._due_fire_probe, now, "look for due fires"):
+        probe = self.probe_before_write
+        if probe and not self._exists(self._due_fire_probe, now, "look for due fires"):
             return EnqueueResult()  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("enqueue due fires", write=True) as conn:
             due = (
@@ -631,7 +632,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
         # With no room only policies that can skip have anything to decide.
         waiting = _ANY_DUE_RUN if limit > 0 else _ANY_DUE_SKIPPABLE
-        if self.probe_before_claim and not self._exists(waiting, now, "look for due runs"):
+        if self.probe_before_write and not self._exists(waiting, now, "look for due runs"):
             return []  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
@@ -656,7 +657,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                         break
                 if len(groups) < size or (claim.room == 0 and limit > 0):
                     break
-            claim.flush(conn)
+            start, logs_claims = self._start_runs()
+            claim.flush(conn, start, logs_claims=logs_claims)
             claim.log.write(conn)
         return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in claim.started]
 
@@ -664,6 +666,12 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         """One page of ``groups`` (due schedules in claim order), ``size`` rows at most: a
         page with fewer rows was the last."""
         return groups.limit(size)
+
+    def _start_runs(self) -> tuple[Any, bool]:
+        """The statement that starts a claim's runs (bound: ``ids``, ``worker``,
+        ``expires``, ``expires_text``, ``now``; returns the started rows), and whether it
+        also inserts their ``run_claimed`` events."""
+        return _START_RUNS, False
 
     def _claim_statement(self, *, skip_only: bool, paged: bool) -> Select[Any]:
         """The page statement of a claim, built once per shape (``now``, ``size`` and,
@@ -1018,28 +1026,31 @@ class _Claim:
         self.pending.append(run)
         return True
 
-    def flush(self, conn: Connection) -> None:
-        """Start the runs ``start`` took, in one statement. A run that is no longer waiting
-        (nothing should change it while this claimer decides its schedule) is left out."""
+    def flush(self, conn: Connection, start: Any = None, *, logs_claims: bool = False) -> None:
+        """Start the runs ``start`` took, in one statement (``start``: ``_START_RUNS`` or a
+        dialect's version of it that also inserts the ``run_claimed`` events itself,
+        ``logs_claims``). A run that is no longer waiting (nothing should change it while
+        this claimer decides its schedule) is left out."""
         if not self.pending:
             return
+        expires = self.lease_expires_at.isoformat()
         for chunk in _chunks([run.id for run in self.pending]):
             lease = {
                 "ids": list(chunk),
                 "worker": self.worker,
                 "expires": self.lease_expires_at,
+                "expires_text": expires,
                 "now": self.now,
             }
-            leased = conn.execute(_START_RUNS, lease).mappings()
+            leased = conn.execute(_START_RUNS if start is None else start, lease).mappings()
             found = {r["id"]: _run(r) for r in leased}
             for run in self.pending:
                 if run.id in found:
                     started = found[run.id]
                     self.started.append(started)
-                    detail = {
-                        "worker": self.worker,
-                        "lease_expires_at": self.lease_expires_at.isoformat(),
-                    }
+                    if logs_claims:
+                        continue
+                    detail = {"worker": self.worker, "lease_expires_at": expires}
                     self.log.add(
                         run.id, events.RUN_CLAIMED, RunState.running, started.attempt, detail
                     )
