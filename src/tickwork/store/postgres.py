@@ -38,6 +38,8 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     BindParameter,
     Integer,
     Select,
@@ -45,6 +47,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
+    column,
     create_engine,
     func,
     literal,
@@ -58,10 +61,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.model import RunState
-from tickwork.store.schema import run_events
+from tickwork.store.schema import UTCDateTime, run_events
 from tickwork.store.sql import _START_RUNS, _retried
 from tickwork.store.sql_api import APISQLMixin
-from tickwork.store.sql_finish import FinishingSQLStore
+from tickwork.store.sql_finish import _FINISH, FinishingSQLStore
 
 __all__ = ["CHANNEL", "PostgresStore", "postgres_url"]
 
@@ -161,6 +164,10 @@ class PostgresStore(APISQLMixin, FinishingSQLStore):
         # One round trip instead of two: the events are inserted by the same statement, in
         # a data-modifying CTE over the rows the UPDATE started.
         return _START_RUNS_LOGGED, True
+
+    def _finish_statement(self) -> tuple[Any, bool]:
+        # One round trip instead of two: the events go in with the UPDATE (a CTE).
+        return _FINISH_LOGGED, True
 
     def _unavailable_reason(self, exc: DBAPIError) -> str | None:
         orig = exc.orig
@@ -324,6 +331,31 @@ _CLAIMED_EVENTS = (
 # ``_START_RUNS`` that also writes each started run's ``run_claimed`` event (the detail the
 # other stores write in Python: the worker and the lease's expiry as ISO text).
 _START_RUNS_LOGGED = select(_STARTED).add_cte(_CLAIMED_EVENTS)
+
+
+_FINISHED = _FINISH.cte("finished")
+_DETAILS = (
+    func.json_to_recordset(bindparam("details", type_=JSON()))
+    .table_valued(column("run_id", BigInteger), column("detail", JSON))
+    .render_derived(name="d", with_types=True)
+)
+_FINISHED_EVENTS = (
+    postgresql_insert(run_events)
+    .from_select(
+        ["run_id", "at", "event", "state", "attempt", "detail"],
+        select(
+            _FINISHED.c.id,
+            bindparam("event_at", type_=UTCDateTime()),
+            cast(bindparam("event"), String),
+            cast(bindparam("state"), String),
+            _FINISHED.c.attempt,
+            _DETAILS.c.detail,
+        ).join_from(_FINISHED, _DETAILS, _DETAILS.c.run_id == _FINISHED.c.id),
+    )
+    .cte("finished_events")
+)
+# ``_FINISH`` that also writes the event of each row it updates, each with its own detail.
+_FINISH_LOGGED = select(_FINISHED.c.id, _FINISHED.c.attempt).add_cte(_FINISHED_EVENTS)
 
 
 def postgres_url(url: str) -> URL:

@@ -69,19 +69,31 @@ class FinishingSQLStore(SQLStore):
             groups.setdefault(key, (values, []))[1].append(item.run_id)
             details[item.run_id] = (event, state, detail)
         written: dict[int, int] = {}  # run id -> attempt
+        statement, logs_events = self._finish_statement()
         with self._transaction("record runs' outcomes", write=True) as conn:
             for values, ids in groups.values():
                 for chunk in _chunks(ids):
                     params = {**values, "ids": list(chunk), "worker": worker}
-                    for run_id, attempt in conn.execute(_FINISH, params):
+                    if logs_events:  # the statement writes the events of the rows it updates
+                        event = details[chunk[0]][0]  # one state, so one event, per group
+                        rows = [{"run_id": i, "detail": details[i][2]} for i in chunk]
+                        params |= {"event": event, "event_at": now, "details": rows}
+                    for run_id, attempt in conn.execute(statement, params):
                         written[int(run_id)] = int(attempt)
             log = _EventLog(now)
             for item in items:
-                if item.run_id in written:
+                if item.run_id in written and not logs_events:
                     event, state, detail = details[item.run_id]
                     log.add(item.run_id, event, state, written[item.run_id], detail)
             log.write(conn)
         return [item.run_id in written for item in items]
+
+    def _finish_statement(self) -> tuple[Any, bool]:
+        """The statement that records a group of results (bound as ``_FINISH`` is; returns
+        (id, attempt) of the rows written), and whether it also inserts their events
+        (then also bound: ``event``, ``event_at`` and ``details``, a list of
+        ``{"run_id", "detail"}`` sent as one JSON array)."""
+        return _FINISH, False
 
 
 def _finish_values(
