@@ -134,6 +134,7 @@ def _uvicorn(url: str, workers: int = 1) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,  # its "serving HTTP on ..." line; errors go to stderr
     )
     base = f"http://127.0.0.1:{port}"
     try:
