@@ -134,3 +134,18 @@ def state_of(store: Store, run: Run) -> RunState:
 
 def event_names(store: Store, run: Run) -> list[str]:
     return [e.event for e in store.run_events(run.id)]
+
+
+def count_statements(store: Store) -> Callable[[], int]:
+    """Start counting the SQL statements ``store`` sends; the returned function says how
+    many so far (a cost that must not grow with what is stored)."""
+    from sqlalchemy import event
+
+    engine = store._engine  # type: ignore[attr-defined]  # both stores are SQLStores
+    sent = [0]
+
+    def count(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    return lambda: sent[0]

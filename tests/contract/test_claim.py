@@ -14,6 +14,7 @@ from .conftest import (
     MINUTE,
     T0,
     add_schedule,
+    count_statements,
     event_names,
     fires,
     minutely,
@@ -255,3 +256,21 @@ def test_claim_is_not_starved_by_schedules_that_wait(store: Store) -> None:
     claimed = store.claim("w2", T0 + MINUTE, LEASE, 1)
 
     assert [c.run.schedule for c in claimed] == ["free"]
+
+
+def test_a_schedule_with_many_waiting_fires_costs_a_claim_one_page(store: Store) -> None:
+    """The due runs of one busy schedule (buffer_all after a downtime) come first in due
+    order; a claim passes over all of them in one page read, not one read per few runs."""
+    waiting = 300
+    add_schedule(store, "backlog", overlap="buffer_all", next_fire_at=T0 - waiting * MINUTE)
+    store.enqueue_due(T0 - waiting * MINUTE, 10, minutely)
+    assert len(store.claim("w1", T0 - waiting * MINUTE, LEASE, 1)) == 1  # the schedule is busy
+    store.enqueue_due(T0, 10, minutely)  # ... and has `waiting` more due fires
+    add_schedule(store, "free", next_fire_at=T0)
+    store.enqueue_due(T0, 10, minutely)  # due at T0: after all of them in due order
+    statements = count_statements(store)
+
+    claimed = store.claim("w2", T0, LEASE, 1)
+
+    assert [c.run.schedule for c in claimed] == ["free"]
+    assert statements() <= 10  # it was one read per two waiting runs: ~150

@@ -636,6 +636,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             return []  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("claim runs", write=True) as conn:
             seen: set[int] = set()
+            repeated: set[int] = set()  # seen schedules with more than one due run
             cursor: tuple[datetime, int] | None = None
             while True:
                 size = _page_size(claim.room)
@@ -643,6 +644,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 params: dict[str, Any] = {"now": now, "size": size}
                 if cursor is not None:
                     params |= {"after_due": cursor[0], "after_key": cursor[1]}
+                    if limit > 0:
+                        params["seen"] = sorted(repeated)
                 groups = conn.execute(page, params).all()
                 if groups:
                     cursor = (groups[-1].first_due, groups[-1].key)
@@ -651,6 +654,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                     if sid not in seen:
                         seen.add(sid)
                         ids.append(int(sid))
+                    else:  # several due runs: later pages leave the schedule out
+                        repeated.add(sid)
                 for schedule_id, spec, live in self._claim_inputs(conn, ids, now):
                     self._claim_schedule(conn, claim, schedule_id, spec, live)
                     if claim.room == 0 and limit > 0:
@@ -675,7 +680,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
 
     def _claim_statement(self, *, skip_only: bool, paged: bool) -> Select[Any]:
         """The page statement of a claim, built once per shape (``now``, ``size`` and,
-        when ``paged``, the keyset ``after_due``/``after_key`` are bound)."""
+        when ``paged``, the keyset ``after_due``/``after_key`` and, for a claim that may
+        start runs, ``seen``: the decided schedules that showed more than one due run)."""
         key = (skip_only, paged)
         stmt = self._claim_statements.get(key)
         if stmt is None:
@@ -1193,7 +1199,10 @@ def _due_schedules(
         if after is not None:
             due, run_id = after
             stmt = stmt.where(
-                or_(runs.c.due_at > due, and_(runs.c.due_at == due, runs.c.id > run_id))
+                or_(runs.c.due_at > due, and_(runs.c.due_at == due, runs.c.id > run_id)),
+                # Schedules already decided that have more due runs: those would fill the
+                # next pages (a busy schedule with many waiting fires: a page per two).
+                runs.c.schedule_id.not_in(_SEEN),
             )
         return stmt
     first_due = func.min(runs.c.due_at)
@@ -1336,6 +1345,7 @@ _NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
 _AFTER_DUE: BindParameter[datetime] = bindparam("after_due", type_=UTCDateTime())
 _AFTER_KEY: BindParameter[int] = bindparam("after_key", type_=Integer())
 _SIZE: BindParameter[int] = bindparam("size", type_=Integer())
+_SEEN: BindParameter[Any] = bindparam("seen", expanding=True)
 _ANY_DUE_FIRE = select(schedules.c.id).where(*_is_due(_NOW)).limit(1)
 _ANY_DUE_RUN = select(runs.c.id).where(_WAITING, runs.c.due_at <= _NOW).limit(1)
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
