@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bench.harness import postgres_base_url, postgres_unreachable, python_command
 from bench.report import Options, Report, Row
 
 TARGET_P99_MS = 20.0
@@ -43,6 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(options: Options) -> Report:
     tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
     measured: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+    if options.store == "postgres" and (reason := postgres_unreachable()) is not None:
+        report = Report(
+            workload="api",
+            target=f"GET {PATH} p99 <= {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections",
+            command=f"{python_command()} -m bench api --store postgres",
+        )
+        report.notes.append(f"SKIPPED: {reason}")
+        return report
     with ExitStack() as stack:
         url = stack.enter_context(_database(options.store))
         token = _prepare(url)
@@ -54,7 +63,7 @@ def run(options: Options) -> Report:
     report = Report(
         workload="api",
         target=f"GET {PATH} p99 <= {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections",
-        command=f"python -m bench api --store {options.store}",
+        command=f"{python_command()} -m bench api --store {options.store}",
     )
     for workers, (serial, figures) in measured.items():
         labels = {"store": options.store, "tool": tool.split()[0], "processes": str(workers)}
@@ -86,10 +95,8 @@ def _database(store: str) -> Iterator[str]:
     if store == "postgres":
         from tickwork.testing import postgres_schema
 
-        server = os.environ.get(
-            "TICKWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-        )
-        with postgres_schema(server, prefix="tw_bench_api") as url:
+        # The server every PostgreSQL workload uses (docs/benchmarks.md, Reproduce).
+        with postgres_schema(postgres_base_url(), prefix="tw_bench_api") as url:
             yield url
         return
     with tempfile.TemporaryDirectory(prefix="tw-bench-api-") as tmp:

@@ -41,7 +41,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def met(self) -> bool:
+    def met(self) -> bool | None:
+        """Whether every target row was met; None when nothing was measured (skipped)."""
+        if not self.rows:
+            return None
         return all(row.met is not False for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,8 +59,8 @@ class Report:
         }
 
     def render(self) -> str:
-        if not self.rows:
-            return f"{self.workload}: no rows"
+        if not self.rows:  # skipped: the notes say why
+            return "\n".join([f"workload {self.workload} — target: {self.target}", "", *self.notes])
         label_keys = list(self.rows[0].labels)
         value_keys = list(self.rows[0].values)
         header = [*label_keys, *(_heading(k) for k in value_keys), "target"]
@@ -92,7 +95,11 @@ class Report:
             f"target {'met' if self.met else 'NOT met'} for every row"
             if self.met
             else "target NOT met for: "
-            + ", ".join(" ".join(r.labels.values()) for r in self.rows if r.met is False),
+            + ", ".join(
+                " ".join(v for k, v in r.labels.items() if k != "correct")
+                for r in self.rows
+                if r.met is False
+            ),
             f"reproduce: {self.command}",
         ]
         return "\n".join(out)
