@@ -179,6 +179,12 @@ class Worker:
                     self.store.release(flight.claimed.run.id, self.worker_id, now)
                 except TickworkError as err:
                     log.error("could not release run %s: %s", flight.claimed.run.id, err)
+                    continue
+                log.warning(
+                    "run given back after the stop grace; its task may still be running "
+                    "in this process until it exits",
+                    extra=_extra(flight.claimed, action=events.RUN_RELEASED, grace_s=grace),
+                )
         self._pool.shutdown()
 
     # -- one attempt ---------------------------------------------------------------------

@@ -4,9 +4,12 @@ On the fake clock."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from tickwork.app import Tickwork
 from tickwork.model import RunState
@@ -33,3 +36,36 @@ def test_a_sync_task_without_a_timeout_runs_in_a_daemon_slot_thread(
     assert threads["plain"].daemon
     assert threads["timed"].name.startswith("tickwork-task-timed-")  # a helper
     assert threads["timed"] is not threads["plain"]
+
+
+def test_a_task_ignoring_the_stop_keeps_its_slot_and_its_run_is_given_back_loudly(
+    make_tw: Callable[..., Tickwork], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tw = make_tw()
+    started, release = threading.Event(), threading.Event()
+
+    def stubborn() -> None:  # never looks at context.cancelled
+        started.set()
+        release.wait(10)
+
+    tw.tasks.register("stubborn", stubborn)
+    tw.add_schedule(name="stubborn", every="1m", task="stubborn")
+    tw.sync()
+    clock.advance(timedelta(minutes=1))
+    engine = tw.engine()
+    worker = engine.worker
+    assert worker is not None
+    try:
+        engine.run_once(clock.now())
+        assert started.wait(10)
+        with caplog.at_level(logging.WARNING, logger="tickwork.worker"):
+            worker.stop(grace=0.05)  # returns although the task is still running
+        assert worker.in_flight() == 1  # the slot stays taken: concurrency holds
+        (run,) = runs_of(tw, "stubborn")
+        assert (run.state, run.lease_owner) == (RunState.queued, None)
+        given_back = [r for r in caplog.records if getattr(r, "action", "") == "run_released"]
+        assert len(given_back) == 1
+        assert "may still be running" in given_back[0].getMessage()
+    finally:
+        release.set()
+    assert worker.wait_idle(10)
