@@ -427,8 +427,9 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         missed = skipped = conflicts = 0
         # Skipping locked rows: fires another scheduler is enqueueing right now are not due
         # for this one (PostgreSQL; SQLite has one writer anyway).
-        probe = self.probe_before_write
-        if probe and not self._exists(self._due_fire_probe, now, "look for due fires"):
+        if self.probe_before_write and not self._exists(
+            self._due_fire_probe, now, "look for due fires"
+        ):
             return EnqueueResult()  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("enqueue due fires", write=True) as conn:
             due = (
@@ -1032,11 +1033,11 @@ class _Claim:
         self.pending.append(run)
         return True
 
-    def flush(self, conn: Connection, start: Any = None, *, logs_claims: bool = False) -> None:
+    def flush(self, conn: Connection, start: Any, *, logs_claims: bool) -> None:
         """Start the runs ``start`` took, in one statement (``start``: ``_START_RUNS`` or a
         dialect's version of it that also inserts the ``run_claimed`` events itself,
-        ``logs_claims``). A run that is no longer waiting (nothing should change it while
-        this claimer decides its schedule) is left out."""
+        ``logs_claims``; see ``SQLStore._start_runs``). A run that is no longer waiting
+        (nothing should change it while this claimer decides its schedule) is left out."""
         if not self.pending:
             return
         expires = self.lease_expires_at.isoformat()
@@ -1048,7 +1049,7 @@ class _Claim:
                 "expires_text": expires,
                 "now": self.now,
             }
-            leased = conn.execute(_START_RUNS if start is None else start, lease).mappings()
+            leased = conn.execute(start, lease).mappings()
             found = {r["id"]: _run(r) for r in leased}
             for run in self.pending:
                 if run.id in found:
