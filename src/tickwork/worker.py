@@ -3,12 +3,18 @@
 Every write after the claim is fenced on the lease (``Store.finish``/``extend_lease``): a
 worker whose lease was reclaimed cannot overwrite the new attempt's result; it logs and drops
 its own (DESIGN.md, Engine sketch).
+
+A slot thread that ran an attempt hands its result over and takes the next run; the worker's
+step (``run_once``, in the engine loop) writes the results handed over since the last step
+and claims runs for the free slots in one transaction (``finish_and_claim``), so a busy
+worker makes one write per step, not one per result and one per claim. A run counts as in
+flight until its result is written; ``wait_idle`` and ``stop`` write what is handed over
+themselves, so a worker stepped by hand (tests, ``run_until_idle``) needs no loop.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import threading
 import time
@@ -68,13 +74,13 @@ class Worker:
         self._on_idle_slot = on_idle_slot
         self._on_recorded = on_recorded  # an attempt's outcome was written (metrics)
         self._pool = DaemonPool(concurrency, name="tickwork")
-        self._inflight: dict[int, _InFlight] = {}
-        self._changed = threading.Condition()
+        self._inflight: dict[int, _InFlight] = {}  # claimed, until the result is written
+        self._running = 0  # of those, attempts still executing (the slots they hold)
+        self._handed: list[_Result] = []  # results waiting for the next write
+        self._changed = threading.Condition()  # guards the three above and _stopping
         self._stopping = False
-        self._results: list[_Result] = []  # results waiting for the next commit
-        self._results_guard = threading.Lock()
-        self._commit_turn = threading.Lock()  # one thread writes a batch at a time
-        self._finish_many = store.finish_many if isinstance(store, BatchFinishingStore) else None
+        self._write_turn = threading.Lock()  # one thread writes results at a time
+        self._batching = store if isinstance(store, BatchFinishingStore) else None
         self._min_claim = max(1, concurrency // 4)
         self._last_claim: datetime | None = None
         self._backlog = False  # the last claim got as many runs as it had slots for
@@ -84,23 +90,25 @@ class Worker:
 
     def free_slots(self) -> int:
         with self._changed:
-            return 0 if self._stopping else self.concurrency - len(self._inflight)
+            return 0 if self._stopping else self.concurrency - self._running
 
     def run_once(self, now: datetime) -> int:
-        """Claim as many due runs as there are free slots and start them. Returns how many."""
+        """Write the results handed over and claim as many due runs as there are free slots,
+        in one transaction, and start them. Returns how many started."""
         with self._changed:
-            if self._stopping:
-                return 0
-            in_flight = len(self._inflight)
-        free = max(self.concurrency - in_flight, 0)
+            stopping, running = self._stopping, self._running
+        if stopping:
+            self._write_handed(now)
+            return 0
+        free = max(self.concurrency - running, 0)
         # Under a backlog (the last claim filled every slot it asked for) slots free up one
         # by one as runs finish; a claim costs about the same for one run as for many, so a
-        # few free slots wait up to CLAIM_COALESCE for more to join them. Without a backlog
-        # a due run is claimed at once.
+        # few free slots wait up to CLAIM_COALESCE for more to join them (their results
+        # wait with them). Without a backlog a due run is claimed at once.
         last = self._last_claim
         if (
             0 < free < self._min_claim
-            and in_flight
+            and running
             and self._backlog
             and last is not None
             and now < last + CLAIM_COALESCE
@@ -110,7 +118,7 @@ class Worker:
         self.claim_deferred_until = None
         # With every slot busy the claim still runs (limit 0): overlap "skip" decisions are
         # taken when a fire comes due, not when a slot frees up.
-        claimed = self.store.claim(self.worker_id, now, self.lease, free)
+        claimed = self._write_handed(now, claim=free)
         if free:
             self._last_claim = now
             self._backlog = len(claimed) == free
@@ -118,6 +126,7 @@ class Worker:
             flight = _InFlight(item)
             with self._changed:
                 self._inflight[item.run.id] = flight
+                self._running += 1
             self._pool.submit(functools.partial(self._execute, flight))
         return len(claimed)
 
@@ -151,9 +160,28 @@ class Worker:
             return len(self._inflight)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block until no run is in flight (True) or ``timeout`` real seconds passed."""
-        with self._changed:
-            return self._changed.wait_for(lambda: not self._inflight, timeout)
+        """Block until no run is in flight (True) or ``timeout`` real seconds passed. The
+        results handed over meanwhile are written here (no loop needs to be running)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.25
+        while True:
+            try:
+                self._write_handed(self.clock.now())
+            except StoreUnavailableError as err:  # the database is away: try again
+                log.warning(
+                    "could not record outcomes, trying again: %s",
+                    err,
+                    extra={"action": events.STORE_UNAVAILABLE},
+                )
+                threading.Event().wait(min(delay, max(deadline - time.monotonic(), 0)))
+                delay = min(delay * 2, 5.0)
+            with self._changed:
+                if not self._inflight:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait_for(lambda: self._handed or not self._inflight, remaining)
 
     def stop(self, grace: float) -> None:
         """Graceful stop: no new claims; running tasks get ``grace`` seconds, then their
@@ -169,8 +197,8 @@ class Worker:
             },
         )
         if not self.wait_idle(grace):
-            with self._changed:
-                flights = list(self._inflight.values())
+            with self._changed:  # still executing (a result handed over stays ours)
+                flights = [f for f in self._inflight.values() if not f.finishing]
             now = self.clock.now()
             for flight in flights:
                 flight.lost = True
@@ -191,9 +219,9 @@ class Worker:
 
     def _execute(self, flight: _InFlight) -> None:
         claimed = flight.claimed
+        result: _Result | None = None
         try:
-            outcome = self._attempt(flight)
-            self._record(flight, outcome)
+            result = self._result(flight, self._attempt(flight))
         except Exception:  # never kill a pool thread; the lease expiry recovers the run
             log.exception(
                 "worker failed to record run %s",
@@ -201,8 +229,12 @@ class Worker:
                 extra=_extra(claimed, action="worker_error"),
             )
         finally:
-            with self._changed:
-                self._inflight.pop(claimed.run.id, None)
+            with self._changed:  # the slot is free; the run stays in flight until written
+                self._running -= 1
+                if result is None:
+                    self._inflight.pop(claimed.run.id, None)
+                else:
+                    self._handed.append(result)
                 self._changed.notify_all()
             if self._on_idle_slot is not None:
                 self._on_idle_slot()
@@ -259,17 +291,15 @@ class Worker:
             isolated=spec.isolated,
         )
 
-    def _record(self, flight: _InFlight, outcome: Outcome) -> None:
+    def _result(self, flight: _InFlight, outcome: Outcome) -> _Result | None:
+        """The result to write for this attempt, or None (logged) when its lease is gone."""
         with flight.lock:
             flight.finishing = True
         claimed = flight.claimed
         run = claimed.run
         if flight.lost:
-            log.warning(
-                "result dropped: the lease was released, reclaimed or cancelled",
-                extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
-            )
-            return
+            _log_dropped(claimed, outcome)
+            return None
         retry_at = None
         if outcome.state in _RETRYABLE:
             spec = ScheduleSpec.from_stored(claimed.spec)
@@ -277,95 +307,110 @@ class Worker:
                 retry_at = next_attempt_at(
                     self.clock.now(), run.attempt, spec.retry, run.idempotency_key
                 )
-        result = _Result(FinishItem(run.id, outcome, retry_at))
-        self._commit(result)
-        if result.error is not None:
-            raise result.error
-        if not result.written:
-            log.warning(
-                "result dropped: the lease was released, reclaimed or cancelled",
-                extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
-            )
-            return
-        if self._on_recorded is not None:
-            self._on_recorded(run, outcome)
-        action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"
-        level = logging.INFO if outcome.state is RunState.succeeded else logging.WARNING
-        if not log.isEnabledFor(level):
-            return
-        log.log(
-            level,
-            "run %s",
-            "retry scheduled" if retry_at else outcome.state.value,
-            extra=_extra(
-                claimed,
-                action=action,
-                state=outcome.state,
-                duration_s=outcome.duration.total_seconds() if outcome.duration else None,
-                retry_at=retry_at.isoformat() if retry_at else None,
-                error=outcome.error,
-            ),
-        )
+        return _Result(flight, FinishItem(run.id, outcome, retry_at))
 
-    def _commit(self, result: _Result) -> None:
-        """Write ``result`` together with every other result waiting (group commit): the
-        thread that gets the turn writes all of them in one transaction, the others find
-        theirs written when their turn comes. One commit per batch instead of per run."""
-        with self._results_guard:
-            self._results.append(result)
-        with self._commit_turn:
-            with self._results_guard:
-                batch, self._results = self._results, []
-            if not batch:
-                return  # written by the thread before us
+    def _write_handed(self, now: datetime, claim: int | None = None) -> list[ClaimedRun]:
+        """Write the results handed over (one transaction) and, with ``claim``, claim up to
+        that many runs in the same transaction. A database that is unavailable raises
+        ``StoreUnavailableError`` and keeps the results for the next write (the writes are
+        fenced: a run reclaimed meanwhile refuses its result)."""
+        with self._write_turn:
+            with self._changed:
+                batch, self._handed = self._handed, []
+            if not batch and claim is None:
+                return []
+            items = [result.item for result in batch]
             try:
-                written = self._finish(batch)
-            except Exception as err:
-                for each in batch:
-                    each.error = err
-                return
-            for each, ok in zip(batch, written, strict=True):
-                each.written = ok
-
-    def _finish(self, batch: list[_Result]) -> list[bool]:
-        """``Store.finish_many`` (or ``finish`` per result), tried again while the database
-        is unavailable (a restart, a lost connection) for as long as one lease: the writes
-        are fenced, so a run reclaimed meanwhile refuses its result, and a result kept is an
-        attempt not repeated."""
-        items = [result.item for result in batch]
-        now = self.clock.now()
-        give_up = time.monotonic() + self.lease.total_seconds()
-        delay = 0.25
-        for tries in itertools.count(1):
-            try:
-                if self._finish_many is not None:
-                    return self._finish_many(self.worker_id, now, items)
-                return [
-                    self.store.finish(i.run_id, self.worker_id, now, i.outcome, retry_at=i.retry_at)
-                    for i in items
-                ]
-            except StoreUnavailableError as err:
-                if time.monotonic() + delay > give_up:
+                written, claimed = self._write(now, items, claim)
+            except StoreUnavailableError:
+                with self._changed:
+                    self._handed[:0] = batch
+                raise
+            except Exception:
+                if not batch:
                     raise
-                if tries == 1:
-                    log.warning(
-                        "could not record %d outcome(s), trying again: %s",
-                        len(items),
-                        err,
-                        extra={"action": events.STORE_UNAVAILABLE, "runs": len(items)},
-                    )
-                threading.Event().wait(delay)  # a pause; nothing sets it
-                delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                # A result the store refuses must not stop the claims: they are dropped
+                # (the lease expiry recovers the runs) and the claim goes on alone.
+                log.exception(
+                    "worker failed to record %d run(s)",
+                    len(batch),
+                    extra={"action": "worker_error", "runs": len(batch)},
+                )
+                written = [False] * len(batch)
+                claimed = self._write(now, [], claim)[1] if claim is not None else []
+                self._recorded(batch, written, logged=True)
+                return claimed
+            self._recorded(batch, written)
+            return claimed
+
+    def _write(
+        self, now: datetime, items: list[FinishItem], claim: int | None
+    ) -> tuple[list[bool], list[ClaimedRun]]:
+        store = self._batching
+        if store is not None and claim is not None:
+            return store.finish_and_claim(self.worker_id, now, items, self.lease, claim)
+        if store is not None:
+            written = store.finish_many(self.worker_id, now, items) if items else []
+        else:
+            written = [
+                self.store.finish(i.run_id, self.worker_id, now, i.outcome, retry_at=i.retry_at)
+                for i in items
+            ]
+        if claim is None:
+            return written, []
+        return written, self.store.claim(self.worker_id, now, self.lease, claim)
+
+    def _recorded(self, batch: list[_Result], written: list[bool], *, logged: bool = False) -> None:
+        """After a write: log each result (or that it was dropped), count it, and end its
+        run's time in flight."""
+        for result, ok in zip(batch, written, strict=True):
+            claimed, outcome = result.flight.claimed, result.item.outcome
+            if not ok:
+                if not logged:
+                    _log_dropped(claimed, outcome)
+                continue
+            if self._on_recorded is not None:
+                self._on_recorded(claimed.run, outcome)
+            _log_outcome(claimed, outcome, result.item.retry_at)
+        with self._changed:
+            for result in batch:
+                self._inflight.pop(result.item.run_id, None)
+            self._changed.notify_all()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Result:
-    """One attempt's result on its way to the store; ``written``/``error`` once it was."""
+    """One attempt's result on its way to the store."""
 
+    flight: _InFlight
     item: FinishItem
-    written: bool | None = None
-    error: Exception | None = None
+
+
+def _log_dropped(claimed: ClaimedRun, outcome: Outcome) -> None:
+    log.warning(
+        "result dropped: the lease was released, reclaimed or cancelled",
+        extra=_extra(claimed, action=events.RUN_FENCED_OUT, outcome=outcome.state),
+    )
+
+
+def _log_outcome(claimed: ClaimedRun, outcome: Outcome, retry_at: datetime | None) -> None:
+    action = events.RUN_RETRY_SCHEDULED if retry_at else f"run_{outcome.state.value}"
+    level = logging.INFO if outcome.state is RunState.succeeded else logging.WARNING
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
+        "run %s",
+        "retry scheduled" if retry_at else outcome.state.value,
+        extra=_extra(
+            claimed,
+            action=action,
+            state=outcome.state,
+            duration_s=outcome.duration.total_seconds() if outcome.duration else None,
+            retry_at=retry_at.isoformat() if retry_at else None,
+            error=outcome.error,
+        ),
+    )
 
 
 def _extra(claimed: ClaimedRun, **more: object) -> dict[str, object]:

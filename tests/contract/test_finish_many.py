@@ -1,5 +1,6 @@
-"""``finish_many``: many results in one transaction, each fenced on its own lease; and the
-skip-only claim pass (``limit=0``) visiting only schedules it can skip a fire of."""
+"""``finish_many``: many results in one transaction, each fenced on its own lease;
+``finish_and_claim``: those results and the next claim in one transaction; and the skip-only
+claim pass (``limit=0``) visiting only schedules it can skip a fire of."""
 
 from __future__ import annotations
 
@@ -89,6 +90,51 @@ def test_finish_many_with_bad_input_writes_nothing(store: Store) -> None:
 
 def test_finish_many_of_nothing_is_nothing(store: Store) -> None:
     assert _batching(store).finish_many("w1", T0, []) == []
+
+
+def test_finish_and_claim_writes_the_results_and_claims_in_one_transaction(
+    store: Store,
+) -> None:
+    one, two, other = _claim_three(store)
+    assert (one.schedule, two.schedule, other.schedule) == ("a", "b", "c")
+    fires(store, "a", T0 + MINUTE)  # the next fires of a, b and c are due
+    now = T0 + MINUTE
+    items = [FinishItem(one.id, DONE), FinishItem(other.id, DONE)]  # other: w2's lease
+
+    written, claimed = _batching(store).finish_and_claim("w1", now, items, LEASE, 5)
+
+    assert written == [True, False]
+    assert _get(store, one).state is RunState.succeeded
+    assert _get(store, other).lease_owner == "w2"
+    # a's run is finished in the same transaction, so its next fire is not behind a
+    # running run ("skip" would have skipped it): it starts.
+    assert [(c.run.schedule, c.run.nominal_fire) for c in claimed] == [("a", now)]
+    assert claimed[0].run.lease_owner == "w1"
+    assert _get(store, two).state is RunState.running  # b's was not in the batch
+
+
+def test_finish_and_claim_with_bad_input_writes_and_claims_nothing(store: Store) -> None:
+    one, _two, _other = _claim_three(store)
+    fires(store, "a", T0 + MINUTE)
+    bad = [FinishItem(one.id, DONE), FinishItem(one.id + 1000, Outcome(RunState.running))]
+
+    with pytest.raises(InvalidSpecError, match=r"outcome\.state"):
+        _batching(store).finish_and_claim("w1", T0 + MINUTE, bad, LEASE, 5)
+    with pytest.raises(InvalidSpecError, match="lease"):
+        _batching(store).finish_and_claim(
+            "w1", T0 + MINUTE, [FinishItem(one.id, DONE)], timedelta(0), 5
+        )
+
+    assert _get(store, one).state is RunState.running
+    assert [r.state for r in runs_of(store, "a")][-1] is RunState.queued
+
+
+def test_finish_and_claim_without_results_is_a_claim(store: Store) -> None:
+    add_schedule(store, "a")
+    fires(store, "a", T0)
+    written, claimed = _batching(store).finish_and_claim("w1", T0, [], LEASE, 1)
+    assert written == []
+    assert [c.run.schedule for c in claimed] == ["a"]
 
 
 def test_finish_is_a_batch_of_one(store: Store) -> None:

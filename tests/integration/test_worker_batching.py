@@ -3,6 +3,7 @@ milliseconds for more free slots. On the fake clock; real timeouts are safety ne
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tickwork.app import Tickwork
-from tickwork.model import RunState
+from tickwork.errors import StoreUnavailableError
+from tickwork.model import ClaimedRun, RunState
 from tickwork.store.base import FinishItem
 from tickwork.testing import FakeClock
 from tickwork.worker import CLAIM_COALESCE
@@ -29,34 +31,46 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def test_results_finished_while_a_write_is_going_are_written_in_one_batch(
+def test_results_handed_over_are_written_with_the_next_claim_in_one_transaction(
     make_tw: Callable[..., Tickwork], clock: FakeClock
 ) -> None:
     tw = make_tw(concurrency=8)
     for i in range(8):
         tw.add_schedule(name=f"s{i}", every="1m", command="true")
+    tw.add_schedule(name="later", every="1m", command="true", start_at="2026-03-02T12:01:00.001Z")
     tw.sync()
     engine = tw.engine()
     worker, scheduler = engine.worker, engine.scheduler
     assert worker is not None
     assert scheduler is not None
-    batches: list[int] = []
-    finish_many = worker._finish_many
-    assert finish_many is not None
+    calls: list[tuple[int, int]] = []  # (results, claim limit) per write
+    store = worker._batching
+    assert store is not None
+    finish_and_claim = store.finish_and_claim
 
-    def counting(w: str, now: datetime, items: Sequence[FinishItem]) -> list[bool]:
-        batches.append(len(items))
-        return finish_many(w, now, items)
+    def counting(
+        w: str, now: datetime, items: Sequence[FinishItem], lease: timedelta, limit: int
+    ) -> tuple[list[bool], list[ClaimedRun]]:
+        calls.append((len(items), limit))
+        return finish_and_claim(w, now, items, lease, limit)
 
-    worker._finish_many = counting
+    store.finish_and_claim = counting  # type: ignore[method-assign]
     clock.advance(timedelta(minutes=1))
     assert len(scheduler.run_once(clock.now()).queued) == 8
-    with worker._commit_turn:  # a write in progress: every result queues behind it
-        assert worker.run_once(clock.now()) == 8
-        _wait_for(lambda: len(worker._results) == 8)
-    assert worker.wait_idle(10)
-    assert batches == [8]
+    assert worker.run_once(clock.now()) == 8
+    # The slots hand their results over; nothing is written until the next step.
+    _wait_for(lambda: len(worker._handed) == 8)
+    assert worker.in_flight() == 8  # in flight until written
+    assert [r.state for i in range(8) for r in runs_of(tw, f"s{i}")] == [RunState.running] * 8
+
+    clock.advance(timedelta(milliseconds=1))
+    assert len(scheduler.run_once(clock.now()).queued) == 1
+    assert worker.run_once(clock.now()) == 1  # the 8 results and the claim of "later"
+    assert calls == [(0, 8), (8, 8)]
     assert [r.state for i in range(8) for r in runs_of(tw, f"s{i}")] == [RunState.succeeded] * 8
+    assert worker.wait_idle(10)  # writes the last result itself
+    assert [r.state for r in runs_of(tw, "later")] == [RunState.succeeded]
+    assert worker.in_flight() == 0
 
 
 def test_under_a_backlog_one_free_slot_waits_claim_coalesce_for_more(
@@ -79,7 +93,7 @@ def test_under_a_backlog_one_free_slot_waits_claim_coalesce_for_more(
     assert len(scheduler.run_once(clock.now()).queued) == 9
     assert worker.run_once(clock.now()) == 8  # a full claim: a backlog
     first.set()
-    _wait_for(lambda: worker.in_flight() == 7)
+    _wait_for(lambda: worker.free_slots() == 1)  # its result waits for the next write
 
     clock.advance(timedelta(milliseconds=1))
     assert worker.run_once(clock.now()) == 0  # one free slot waits for more
@@ -137,3 +151,75 @@ def test_sync_reads_only_the_schedules_it_syncs(
     report = tw.sync()
     assert (report["code"].added, report["code"].unchanged) == (("new",), ("mine",))
     assert listed == []
+
+
+def test_results_are_kept_while_the_database_is_unavailable_and_written_after(
+    make_tw: Callable[..., Tickwork], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tw = make_tw(concurrency=2)
+    tw.add_schedule(name="a", every="1m", command="true")
+    tw.sync()
+    engine = tw.engine()
+    worker = engine.worker
+    assert worker is not None
+    store = worker._batching
+    assert store is not None
+    clock.advance(timedelta(minutes=1))
+    run_once = engine.run_once
+    run_once(clock.now())
+    _wait_for(lambda: len(worker._handed) == 1)
+    original = store.finish_and_claim
+
+    def unavailable(*args: object, **kwargs: object) -> object:
+        raise StoreUnavailableError("database restarting; retrying later can help")
+
+    monkeypatch.setattr(store, "finish_and_claim", unavailable)
+    with pytest.raises(StoreUnavailableError):
+        worker.run_once(clock.now())
+    assert len(worker._handed) == 1  # kept for the next write
+    assert [r.state for r in runs_of(tw, "a")] == [RunState.running]
+
+    monkeypatch.setattr(store, "finish_and_claim", original)
+    worker.run_once(clock.now())
+    assert [r.state for r in runs_of(tw, "a")] == [RunState.succeeded]
+    assert worker.in_flight() == 0
+
+
+def test_a_result_the_store_refuses_is_dropped_loudly_and_the_claim_goes_on(
+    make_tw: Callable[..., Tickwork],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tw = make_tw(concurrency=2)
+    tw.add_schedule(name="a", every="1m", command="true")
+    tw.add_schedule(name="b", every="1m", command="true", start_at="2026-03-02T12:01:00.001Z")
+    tw.sync()
+    engine = tw.engine()
+    worker, scheduler = engine.worker, engine.scheduler
+    assert worker is not None
+    assert scheduler is not None
+    store = worker._batching
+    assert store is not None
+    clock.advance(timedelta(minutes=1))
+    engine.run_once(clock.now())
+    _wait_for(lambda: len(worker._handed) == 1)
+    original = store.finish_and_claim
+
+    def refusing(
+        w: str, now: datetime, items: Sequence[FinishItem], lease: timedelta, limit: int
+    ) -> tuple[list[bool], list[ClaimedRun]]:
+        if items:
+            raise RuntimeError("a bug in the store")
+        return original(w, now, items, lease, limit)
+
+    monkeypatch.setattr(store, "finish_and_claim", refusing)
+    clock.advance(timedelta(milliseconds=1))
+    scheduler.run_once(clock.now())
+    with caplog.at_level(logging.ERROR, logger="tickwork.worker"):
+        assert worker.run_once(clock.now()) == 1  # b is claimed all the same
+    assert "failed to record 1 run(s)" in caplog.text
+    assert [r.state for r in runs_of(tw, "a")] == [RunState.running]  # the lease recovers it
+    monkeypatch.setattr(store, "finish_and_claim", original)
+    assert worker.wait_idle(10)
+    assert [r.state for r in runs_of(tw, "b")] == [RunState.succeeded]

@@ -239,6 +239,20 @@ class BatchFinishingStore(Protocol):
         written."""
         ...
 
+    def finish_and_claim(
+        self,
+        worker: str,
+        now: datetime,
+        items: Sequence[FinishItem],
+        lease: timedelta,
+        limit: int,
+    ) -> tuple[list[bool], list[ClaimedRun]]:
+        """``finish_many(worker, now, items)`` then ``Store.claim(worker, now, lease,
+        limit)``, in one transaction (the worker's step: the results of the runs that
+        ended, the runs for the slots they freed). Returns both answers. Bad input raises
+        before anything is written; a failure writes neither part."""
+        ...
+
 
 @runtime_checkable
 class TimekeepingStore(Protocol):

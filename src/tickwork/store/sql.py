@@ -630,42 +630,48 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         _aware(now, "now")
         _positive(lease, "lease")
         limit = max(limit, 0)
-        claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
         # With no room only policies that can skip have anything to decide.
         waiting = _ANY_DUE_RUN if limit > 0 else _ANY_DUE_SKIPPABLE
         if self.probe_before_write and not self._exists(waiting, now, "look for due runs"):
             return []  # no write transaction (SQLite: no write lock) for nothing
         with self._transaction("claim runs", write=True) as conn:
-            seen: set[int] = set()
-            repeated: set[int] = set()  # seen schedules with more than one due run
-            cursor: tuple[datetime, int] | None = None
-            while True:
-                size = _page_size(claim.room)
-                page = self._claim_statement(skip_only=limit == 0, paged=cursor is not None)
-                params: dict[str, Any] = {"now": now, "size": size}
-                if cursor is not None:
-                    params |= {"after_due": cursor[0], "after_key": cursor[1]}
-                    if limit > 0:
-                        params["seen"] = sorted(repeated)
-                groups = conn.execute(page, params).all()
-                if groups:
-                    cursor = (groups[-1].first_due, groups[-1].key)
-                ids: list[int] = []
-                for sid, *_ in groups:  # a schedule's later due runs follow its first
-                    if sid not in seen:
-                        seen.add(sid)
-                        ids.append(int(sid))
-                    else:  # several due runs: later pages leave the schedule out
-                        repeated.add(sid)
-                for schedule_id, spec, live in self._claim_inputs(conn, ids, now):
-                    self._claim_schedule(conn, claim, schedule_id, spec, live)
-                    if claim.room == 0 and limit > 0:
-                        break
-                if len(groups) < size or (claim.room == 0 and limit > 0):
+            return self._claim_in(conn, worker, now, lease, limit)
+
+    def _claim_in(
+        self, conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[ClaimedRun]:
+        """``claim``'s work inside the caller's write transaction."""
+        claim = _Claim(worker=worker, now=now, lease_expires_at=now + lease, room=limit)
+        seen: set[int] = set()
+        repeated: set[int] = set()  # seen schedules with more than one due run
+        cursor: tuple[datetime, int] | None = None
+        while True:
+            size = _page_size(claim.room)
+            page = self._claim_statement(skip_only=limit == 0, paged=cursor is not None)
+            params: dict[str, Any] = {"now": now, "size": size}
+            if cursor is not None:
+                params |= {"after_due": cursor[0], "after_key": cursor[1]}
+                if limit > 0:
+                    params["seen"] = sorted(repeated)
+            groups = conn.execute(page, params).all()
+            if groups:
+                cursor = (groups[-1].first_due, groups[-1].key)
+            ids: list[int] = []
+            for sid, *_ in groups:  # a schedule's later due runs follow its first
+                if sid not in seen:
+                    seen.add(sid)
+                    ids.append(int(sid))
+                else:  # several due runs: later pages leave the schedule out
+                    repeated.add(sid)
+            for schedule_id, spec, live in self._claim_inputs(conn, ids, now):
+                self._claim_schedule(conn, claim, schedule_id, spec, live)
+                if claim.room == 0 and limit > 0:
                     break
-            start, logs_claims = self._start_runs()
-            claim.flush(conn, start, logs_claims=logs_claims)
-            claim.log.write(conn)
+            if len(groups) < size or (claim.room == 0 and limit > 0):
+                break
+        start, logs_claims = self._start_runs()
+        claim.flush(conn, start, logs_claims=logs_claims)
+        claim.log.write(conn)
         return [ClaimedRun(run=run, spec=claim.specs[run.schedule_id]) for run in claim.started]
 
     def _claim_page(self, groups: Select[Any], size: int | BindParameter[int]) -> Select[Any]:
