@@ -86,27 +86,34 @@ def one_off_schedules(tw: Tickwork, count: int, at: datetime) -> set[str]:
 def drain_backlog(url: str, runs: int, *, concurrency: int = 32) -> EngineResult:
     """``runs`` one-off schedules all due at one instant, drained by one process running
     scheduler and worker (``tickwork run``): runs per second from the first run's enqueue
-    to the last run's end, as the store recorded them (``stored_window``)."""
+    to the last run's end, as the store recorded them (``stored_window``).
+
+    The loop is started (its start-up sync done) before the instant, so the backlog comes
+    due in the running loop: enqueued by its scheduler passes, as in a service that is up
+    when its fires come due. A start-up sync would otherwise enqueue it and then compare
+    every definition before the loop begins, inside the window."""
     counter = Counter(expected=runs)
 
     def noop(context: TaskContext) -> None:
         counter.record(context.idempotency_key)
 
     tw = app(url, concurrency, noop)
-    # Storing N schedules takes a moment; the fire time is set past it, so that the
-    # loop's first scheduler pass finds the whole backlog due.
+    # Storing N schedules takes a moment; the fire time is set past it and past the
+    # start-up, so that a scheduler pass of the running loop finds the whole backlog due.
     fire = (datetime.now(UTC) + lead_time(runs)).replace(microsecond=0)
     expected = one_off_schedules(tw, runs, fire)
     tw.sync(datetime.now(UTC))
-    wait = (fire - datetime.now(UTC)).total_seconds()
-    if wait > 0:
-        time.sleep(wait)
+    engine = tw.engine()  # built here, run by start()
     began = time.perf_counter()
     tw.start()
     try:
-        counter.done.wait(timeout=60 + runs / 500)
+        while engine.last_iteration is None:  # started: synced, loop running
+            time.sleep(0.01)
+        if datetime.now(UTC) >= fire:
+            raise RuntimeError("the start-up outlasted the lead time; the window is wrong")
+        counter.done.wait(timeout=60 + runs / 500 + lead_time(runs).total_seconds())
         succeeded = 0
-        while time.perf_counter() - began < 60 + runs / 500:
+        while time.perf_counter() - began < 60 + runs / 500 + lead_time(runs).total_seconds():
             succeeded = tw.store.count_runs()[RunState.succeeded]
             if succeeded >= runs:
                 break

@@ -96,6 +96,23 @@ def wants_context(target: Callable[..., Any]) -> str | None:
     without required parameters is called with none.
     """
     try:
+        return _WANTS[target]
+    except KeyError:
+        how = _WANTS[target] = _wants_context(target)
+        if len(_WANTS) > _WANTS_KEPT:  # tasks are few; a bound, not an eviction policy
+            _WANTS.clear()
+        return how
+    except TypeError:  # an unhashable callable: looked at each time
+        return _wants_context(target)
+
+
+# target -> wants_context(target): an inspect.signature per run costs ~10 µs.
+_WANTS: dict[Callable[..., Any], str | None] = {}
+_WANTS_KEPT = 1024
+
+
+def _wants_context(target: Callable[..., Any]) -> str | None:
+    try:
         parameters = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):  # builtins without a signature: call them bare
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 from tickwork.errors import InvalidSpecError
 
@@ -21,6 +22,11 @@ def parse_duration(text: str, field: str = "duration", *, allow_zero: bool = Fal
     """Parse ``text`` into a timedelta, or raise ``InvalidSpecError`` naming ``field``."""
     if not isinstance(text, str):
         raise InvalidSpecError(field, text, _EXPECTED, message=f"{field} must be text")
+    return _parse(text, field, allow_zero)
+
+
+@lru_cache(maxsize=1024)  # a spec's durations are parsed each time a run of it is planned
+def _parse(text: str, field: str, allow_zero: bool) -> timedelta:
     compact = text.strip().lower()
     pos, total_ms, last_rank = 0, 0, -1
     order = ["w", "d", "h", "m", "s", "ms"]

@@ -91,6 +91,7 @@ class Metrics:
         # are read at scrape time, not kept).
         self.schedule_series = schedules
         self._named: set[str] = set()
+        self._children: dict[tuple[object, ...], Histogram] = {}
         self._named_guard = threading.Lock()
         self.http_request_duration = Histogram(
             "tickwork_http_request_duration_seconds",
@@ -131,12 +132,21 @@ class Metrics:
         and for a first attempt its lag. Retries are not lag: their start is the backoff's."""
         schedule = self._series(run.schedule)
         if outcome.duration is not None:
-            self.run_duration.labels(schedule, outcome.state.value).observe(
+            self._child(self.run_duration, schedule, outcome.state.value).observe(
                 max(outcome.duration.total_seconds(), 0.0)
             )
         if run.attempt == 1 and run.started_at is not None:
             lag = (run.started_at - run.nominal_fire).total_seconds()
-            self.run_lag.labels(schedule).observe(max(lag, 0.0))
+            self._child(self.run_lag, schedule).observe(max(lag, 0.0))
+
+    def _child(self, metric: Histogram, *labels: str) -> Histogram:
+        """``metric.labels(*labels)``, kept: the series are bounded (``_series``), and
+        ``labels`` validates and locks on every call (~10 µs, once per run)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _series(self, schedule: str) -> str:
         """The schedule label ``schedule``'s observations go under."""
