@@ -23,7 +23,14 @@ from tickwork.triggers import Trigger, build_trigger
 from tickwork.triggers.cronexpr import parse_cron
 from tickwork.zones import load_zone, parse_instant
 
-__all__ = ["KEYS", "ScheduleSpec", "trigger_text", "validate_schedule", "validate_schedules"]
+__all__ = [
+    "KEYS",
+    "AttemptSpec",
+    "ScheduleSpec",
+    "trigger_text",
+    "validate_schedule",
+    "validate_schedules",
+]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # fullmatch: no trailing newline
 TASK_RE = re.compile(r"^[A-Za-z_][\w.]*(:[\w.<>]+)?$")  # <locals> for tasks defined in functions
@@ -302,6 +309,37 @@ class ScheduleSpec:
             anchor=anchor,
             start_at=self.start_at,
             end_at=self.end_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpec:
+    """What one attempt of a stored schedule runs, read without parsing the rest (trigger,
+    zone, policies): the worker reads it for every run, and ``ScheduleSpec``'s cache holds
+    a few thousand schedules. The same values as those fields of ``ScheduleSpec``."""
+
+    task: str | None
+    command: str | None
+    stdin: str | None
+    env: tuple[tuple[str, str], ...]
+    shell: str
+    cwd: str | None
+    timeout: timedelta | None
+    isolated: bool
+
+    @staticmethod
+    def from_stored(stored: Mapping[str, Any]) -> AttemptSpec:
+        timeout = stored.get("timeout")
+        env = stored.get("env")
+        return AttemptSpec(
+            task=stored.get("task"),
+            command=stored.get("command"),
+            stdin=stored.get("stdin"),
+            env=tuple(sorted(env.items())) if env else (),
+            shell=stored.get("shell", DEFAULTS["shell"]),
+            cwd=stored.get("cwd"),
+            timeout=None if timeout is None else parse_duration(timeout, "timeout"),
+            isolated=bool(stored.get("isolated", DEFAULTS["isolated"])),
         )
 
 

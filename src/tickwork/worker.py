@@ -30,7 +30,7 @@ from tickwork.errors import InvalidSpecError, StoreUnavailableError, TickworkErr
 from tickwork.executors import Execution, Executors
 from tickwork.model import ClaimedRun, Outcome, Run, RunState
 from tickwork.policies.retry import next_attempt_at
-from tickwork.spec import ScheduleSpec
+from tickwork.spec import AttemptSpec, ScheduleSpec
 from tickwork.store.base import BatchFinishingStore, FinishItem, Store
 from tickwork.tasks import TaskRegistry
 
@@ -242,7 +242,7 @@ class Worker:
     def _attempt(self, flight: _InFlight) -> Outcome:
         run = flight.claimed.run
         try:
-            spec = ScheduleSpec.from_stored(flight.claimed.spec)
+            spec = AttemptSpec.from_stored(flight.claimed.spec)
             execution = self._execution(flight.claimed, spec)
         except InvalidSpecError as err:
             return Outcome(RunState.failed, error=str(err))
@@ -267,7 +267,7 @@ class Worker:
         # so a task ignoring a cancel keeps its slot but never holds a stopping process up).
         return self.executors.execute(execution, context, flight.cancel, inline=True)
 
-    def _execution(self, claimed: ClaimedRun, spec: ScheduleSpec) -> Execution:
+    def _execution(self, claimed: ClaimedRun, spec: AttemptSpec) -> Execution:
         run = claimed.run
         target = None
         if spec.task is not None and not spec.isolated:
