@@ -344,7 +344,7 @@ class Tickwork(APIOperations, Revisions):
                     worker_id=self.worker_id,
                     concurrency=self.settings.concurrency,
                     lease=self.settings.lease,
-                    on_idle_slot=lambda: wake[0].wake() if wake else None,
+                    on_idle_slot=lambda: wake[0].slot_freed() if wake else None,
                     on_recorded=self.metrics.observe_run,
                 )
                 if worker

@@ -59,6 +59,14 @@ class Engine:
         self.last_iteration: datetime | None = None
 
     def wake(self) -> None:
+        """Look again now: something changed (a run triggered, a schedule changed, the
+        store announced runs)."""
+        if self.worker is not None:
+            self.worker.runs_announced()
+        self.wake_event.set()
+
+    def slot_freed(self) -> None:
+        """Look again now: a worker slot is free (its result waits to be written)."""
         self.wake_event.set()
 
     def run_once(self, now: datetime) -> int:
@@ -70,6 +78,8 @@ class Engine:
         if self.scheduler is not None:
             result = self.scheduler.run_once(now)
             done += len(result.queued) + result.missed + result.skipped
+            if result.queued and self.worker is not None:
+                self.worker.runs_announced()
         if self.worker is not None:
             done += self.worker.run_once(now)
         # Heartbeats before the reaper: our own leases are extended before any reaper looks

@@ -40,6 +40,10 @@ log = logging.getLogger("tickwork.worker")
 
 _RETRYABLE = frozenset({RunState.failed, RunState.timed_out})
 CLAIM_COALESCE = timedelta(milliseconds=10)
+# With every slot busy a step only takes skip decisions (a claim with no room); it does so
+# when runs were announced (``runs_announced``: this process enqueued, triggered, or was
+# notified) and otherwise at most this often, as a poll would find them.
+SKIP_RECHECK = timedelta(seconds=1)
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Worker:
         self._min_claim = max(1, concurrency // 4)
         self._last_claim: datetime | None = None
         self._backlog = False  # the last claim got as many runs as it had slots for
+        self._decided_at: datetime | None = None  # the last claim (its skip decisions)
+        self._announced = True  # runs may have come due since that claim
         self.claim_deferred_until: datetime | None = None  # a claim waits for more free slots
 
     # -- loop steps ----------------------------------------------------------------------
@@ -117,8 +123,20 @@ class Worker:
             return 0
         self.claim_deferred_until = None
         # With every slot busy the claim still runs (limit 0): overlap "skip" decisions are
-        # taken when a fire comes due, not when a slot frees up.
+        # taken when a fire comes due, not when a slot frees up. Not again for nothing: a
+        # claim that just filled the slots took them, and a pass with no room reads every
+        # due schedule that could skip (the backlog, when it is one of many schedules).
+        decided = self._decided_at
+        if (
+            free == 0
+            and not self._announced
+            and decided is not None
+            and decided <= now < decided + SKIP_RECHECK
+        ):
+            return 0
+        self._announced = False
         claimed = self._write_handed(now, claim=free)
+        self._decided_at = now
         if free:
             self._last_claim = now
             self._backlog = len(claimed) == free
@@ -129,6 +147,11 @@ class Worker:
                 self._running += 1
             self._pool.submit(functools.partial(self._execute, flight))
         return len(claimed)
+
+    def runs_announced(self) -> None:
+        """Runs may have come due (this process enqueued or triggered some, or the store
+        announced new ones): the next step takes skip decisions even with no free slot."""
+        self._announced = True
 
     def heartbeat_once(self, now: datetime) -> None:
         """Extend the lease of every run in flight; stop those whose lease was taken away."""

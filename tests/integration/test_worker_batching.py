@@ -16,7 +16,7 @@ from tickwork.errors import StoreUnavailableError
 from tickwork.model import ClaimedRun, RunState
 from tickwork.store.base import FinishItem
 from tickwork.testing import FakeClock
-from tickwork.worker import CLAIM_COALESCE
+from tickwork.worker import CLAIM_COALESCE, SKIP_RECHECK
 
 from .conftest import T0, runs_of
 
@@ -223,3 +223,52 @@ def test_a_result_the_store_refuses_is_dropped_loudly_and_the_claim_goes_on(
     monkeypatch.setattr(store, "finish_and_claim", original)
     assert worker.wait_idle(10)
     assert [r.state for r in runs_of(tw, "b")] == [RunState.succeeded]
+
+
+def test_with_every_slot_busy_skip_decisions_are_taken_when_runs_come_due(
+    make_tw: Callable[..., Tickwork], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tw = make_tw(concurrency=2)
+    gate = threading.Event()
+    tw.tasks.register("gate", lambda: gate.wait(10))
+    tw.add_schedule(name="a", every="1m", task="gate")
+    tw.add_schedule(name="b", every="1m", task="gate")
+    tw.sync()
+    engine = tw.engine()
+    worker = engine.worker
+    assert worker is not None
+    store = worker._batching
+    assert store is not None
+    limits: list[int] = []
+    finish_and_claim = store.finish_and_claim
+
+    def counting(
+        w: str, now: datetime, items: Sequence[FinishItem], lease: timedelta, limit: int
+    ) -> tuple[list[bool], list[ClaimedRun]]:
+        limits.append(limit)
+        return finish_and_claim(w, now, items, lease, limit)
+
+    monkeypatch.setattr(store, "finish_and_claim", counting)
+    try:
+        clock.advance(MINUTE)
+        engine.run_once(clock.now())  # enqueues a and b, claims both: every slot busy
+        assert limits == [2]
+        clock.advance(timedelta(milliseconds=5))
+        engine.run_once(clock.now())  # nothing came due: no pass with no room
+        assert limits == [2]
+        clock.advance(MINUTE)  # the next fires of the busy schedules come due
+        engine.run_once(clock.now())  # the scheduler's enqueue announces them
+        assert limits == [2, 0]
+        assert [r.state for r in runs_of(tw, "a")] == [RunState.running, RunState.skipped]
+        clock.advance(timedelta(milliseconds=5))
+        worker.run_once(clock.now())
+        assert limits == [2, 0]
+        clock.advance(SKIP_RECHECK)  # and at least this often, as a poll would
+        worker.run_once(clock.now())
+        assert limits == [2, 0, 0]
+        engine.wake()  # a run triggered, a notification: announced
+        worker.run_once(clock.now())
+        assert limits == [2, 0, 0, 0]
+    finally:
+        gate.set()
+    assert worker.wait_idle(10)
