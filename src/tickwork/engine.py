@@ -1,4 +1,5 @@
-"""The engine loop: scheduler, worker and reaper, each stepped with one ``now``.
+"""The engine loop: scheduler, worker and reaper, each stepped with one ``now``; the
+monitor's periodic passes beside it on a thread of their own.
 
 One iteration reads the clock once and runs the steps this process has roles for; then it
 waits until the store's next wake-up, the next heartbeat or the poll interval, or until woken
@@ -57,6 +58,7 @@ class Engine:
         self._next_reap: datetime | None = None
         self._outage_since: datetime | None = None
         self.last_iteration: datetime | None = None
+        self._monitor_thread: threading.Thread | None = None
 
     def wake(self) -> None:
         """Look again now: something changed (a run triggered, a schedule changed, the
@@ -93,7 +95,10 @@ class Engine:
             done += len(self.reaper.run_once(now))
             self._next_reap = now + self.settings.reap_interval
         if self.monitor is not None:  # health, alerts, backfill feed, retention
-            done += self.monitor.run_once(now)
+            # In ``run`` the periodic passes have a thread of their own: a pass over many
+            # finished runs takes tens of milliseconds, which a fire coming due would wait.
+            threaded = self._monitor_thread is not None
+            done += self.monitor.feed(now) if threaded else self.monitor.run_once(now)
         self.last_iteration = now
         return done
 
@@ -110,7 +115,34 @@ class Engine:
         return deadline
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set."""
+        """Loop until ``stop`` is set (the monitor's periodic passes on a thread of their
+        own meanwhile)."""
+        if self.monitor is not None:
+            monitor = self.monitor
+            self._monitor_thread = threading.Thread(
+                target=self._monitor_loop, args=(monitor, stop), name="tickwork-monitor"
+            )
+            self._monitor_thread.start()
+        try:
+            self._loop(stop)
+        finally:
+            thread, self._monitor_thread = self._monitor_thread, None
+            if thread is not None:
+                thread.join()
+
+    def _monitor_loop(self, monitor: Monitor, stop: threading.Event) -> None:
+        """The monitor's periodic passes until ``stop``; an unavailable database is the
+        loop's to report (it logs each outage once): this one tries again a second later."""
+        while not stop.is_set():
+            now = self.clock.now()
+            try:
+                until = monitor.periodic(now)
+            except StoreUnavailableError:
+                until = now + timedelta(seconds=1)
+            if until > now:
+                self.clock.wait(until, stop)
+
+    def _loop(self, stop: threading.Event) -> None:
         backoff = timedelta(seconds=0.5)
         while not stop.is_set():
             self.wake_event.clear()  # a wake during this iteration makes the wait return at once

@@ -53,6 +53,9 @@ class MonitorSettings:
     prune_batches: int = 10  # at most, per prune pass
     idempotency_keep: timedelta = timedelta(hours=24)  # how long an API retry is recognised
     page: int = 500
+    # Finished runs per health transaction: short, so that a scheduler or a claim waiting
+    # for SQLite's one write lock (the monitor has a thread of its own) waits little.
+    record_page: int = 100
 
 
 @lru_cache(maxsize=8192)
@@ -91,6 +94,7 @@ class Monitor:
         self.metrics = metrics
         self._cursor: FinishedCursor | None = None
         self._next_pass: datetime | None = None
+        self._next_feed: datetime | None = None
         self._next_prune: datetime | None = None
         self._feeding = True  # until a pass finds no parked backfill run
         self._overdue_after: int | None = None
@@ -109,19 +113,58 @@ class Monitor:
             self._next_pass = now + self.settings.interval
             return 0
 
+    def feed(self, now: datetime) -> int:
+        """Only the backfill feed (the loop's part when ``periodic`` runs on a thread of its
+        own): release parked backfill runs while some wait, and once per interval."""
+        try:
+            return self._feed(now)
+        except StoreUnavailableError:
+            raise
+        except Exception:
+            log.exception("monitor pass failed", extra={"action": events.MONITOR_FAILED})
+            return 0
+
+    def periodic(self, now: datetime) -> datetime:
+        """Only the passes due at ``now`` (health, alerts, overdue, retention); returns when
+        the next is due. Errors as in ``run_once``."""
+        try:
+            self._periodic(now)
+        except StoreUnavailableError:
+            raise
+        except Exception:
+            log.exception("monitor pass failed", extra={"action": events.MONITOR_FAILED})
+            self._next_pass = now + self.settings.interval
+        return self.next_due(now)
+
+    def next_due(self, now: datetime) -> datetime:
+        """When ``periodic`` has work again, at the latest."""
+        candidates = [self._next_pass or now]
+        if self.settings.retention > timedelta(0):
+            candidates.append(self._next_prune or now)
+        return min(candidates)
+
     def _step(self, now: datetime) -> int:
-        released = 0
-        due = self._next_pass is None or now >= self._next_pass
-        if self._feeding or due:
-            release = self.store.release_backfill(now, self.settings.page)
-            self._feeding = release.waiting
-            released = len(release.released)
-            if released:
-                log.info(
-                    "backfill runs released",
-                    extra={"action": events.BACKFILL_RELEASED, "runs": released},
-                )
-        if due:
+        released = self._feed(now)
+        self._periodic(now)
+        return released
+
+    def _feed(self, now: datetime) -> int:
+        due = self._next_feed is None or now >= self._next_feed
+        if not (self._feeding or due):
+            return 0
+        self._next_feed = now + self.settings.interval
+        release = self.store.release_backfill(now, self.settings.page)
+        self._feeding = release.waiting
+        released = len(release.released)
+        if released:
+            log.info(
+                "backfill runs released",
+                extra={"action": events.BACKFILL_RELEASED, "runs": released},
+            )
+        return released
+
+    def _periodic(self, now: datetime) -> None:
+        if self._next_pass is None or now >= self._next_pass:
             self._next_pass = now + self.settings.interval
             self.record(now)
             self.check(now)
@@ -129,20 +172,19 @@ class Monitor:
         if retention > timedelta(0) and (self._next_prune is None or now >= self._next_prune):
             self._next_prune = now + self.settings.prune_interval
             self.prune(now)
-        return released
 
     def record(self, now: datetime) -> None:
         """Finished runs since the cursor, a few pages at most per pass."""
         if self._cursor is None:
             self._cursor = (now - self.settings.lookback, 0)
         until = now - self.settings.finish_lag
-        for _ in range(10):
+        for _ in range(50):
             report = self.store.record_finished(
                 now,
                 self._cursor,
                 until,
                 pause_after=self.settings.pause_after,
-                limit=self.settings.page,
+                limit=self.settings.record_page,
             )
             self._cursor = report.cursor or self._cursor
             self._alerted(report.alerts)
@@ -153,7 +195,7 @@ class Monitor:
                     self.settings.pause_after,
                     extra={"action": events.SCHEDULE_PAUSED_ON_FAILURE, "schedule": name},
                 )
-            if report.scanned < self.settings.page:
+            if report.scanned < self.settings.record_page:
                 return
 
     def check(self, now: datetime) -> None:

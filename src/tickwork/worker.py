@@ -333,8 +333,8 @@ class Worker:
         return _Result(flight, FinishItem(run.id, outcome, retry_at))
 
     def _write_handed(self, now: datetime, claim: int | None = None) -> list[ClaimedRun]:
-        """Write the results handed over (one transaction) and, with ``claim``, claim up to
-        that many runs in the same transaction. A database that is unavailable raises
+        """Write the results handed over and, with ``claim``, claim up to that many runs, in
+        one transaction (``finish_and_claim``). A database that is unavailable raises
         ``StoreUnavailableError`` and keeps the results for the next write (the writes are
         fenced: a run reclaimed meanwhile refuses its result)."""
         with self._write_turn:
@@ -342,46 +342,61 @@ class Worker:
                 batch, self._handed = self._handed, []
             if not batch and claim is None:
                 return []
-            items = [result.item for result in batch]
+            store = self._batching
+            if store is None or claim is None or not batch:
+                self._write_results(now, batch)
+                return [] if claim is None else self._claim(now, claim)
             try:
-                written, claimed = self._write(now, items, claim)
+                written, claimed = store.finish_and_claim(
+                    self.worker_id, now, [result.item for result in batch], self.lease, claim
+                )
             except StoreUnavailableError:
-                with self._changed:
-                    self._handed[:0] = batch
+                self._keep(batch)
                 raise
             except Exception:
-                if not batch:
-                    raise
-                # A result the store refuses must not stop the claims: they are dropped
-                # (the lease expiry recovers the runs) and the claim goes on alone.
-                log.exception(
-                    "worker failed to record %d run(s)",
-                    len(batch),
-                    extra={"action": "worker_error", "runs": len(batch)},
-                )
-                written = [False] * len(batch)
-                claimed = self._write(now, [], claim)[1] if claim is not None else []
-                self._recorded(batch, written, logged=True)
-                return claimed
+                # Neither part was written. A result the store refuses must not stop the
+                # claims: the results go on their own (dropped, logged, if refused again).
+                self._write_results(now, batch)
+                return self._claim(now, claim)
             self._recorded(batch, written)
             return claimed
 
-    def _write(
-        self, now: datetime, items: list[FinishItem], claim: int | None
-    ) -> tuple[list[bool], list[ClaimedRun]]:
-        store = self._batching
-        if store is not None and claim is not None:
-            return store.finish_and_claim(self.worker_id, now, items, self.lease, claim)
-        if store is not None:
-            written = store.finish_many(self.worker_id, now, items) if items else []
-        else:
-            written = [
-                self.store.finish(i.run_id, self.worker_id, now, i.outcome, retry_at=i.retry_at)
-                for i in items
-            ]
-        if claim is None:
-            return written, []
-        return written, self.store.claim(self.worker_id, now, self.lease, claim)
+    def _claim(self, now: datetime, limit: int) -> list[ClaimedRun]:
+        return self.store.claim(self.worker_id, now, self.lease, limit)
+
+    def _write_results(self, now: datetime, batch: list[_Result]) -> None:
+        """Write ``batch`` in a transaction of its own (``finish_many``, or ``finish`` each
+        for a store without it). Unavailable: kept, raised. Refused otherwise: dropped and
+        logged (the lease expiry recovers the runs)."""
+        if not batch:
+            return
+        items = [result.item for result in batch]
+        try:
+            if self._batching is not None:
+                written = self._batching.finish_many(self.worker_id, now, items)
+            else:
+                written = [
+                    self.store.finish(i.run_id, self.worker_id, now, i.outcome, retry_at=i.retry_at)
+                    for i in items
+                ]
+        except StoreUnavailableError:
+            self._keep(batch)
+            raise
+        except Exception:
+            log.exception(
+                "worker failed to record %d run(s)",
+                len(batch),
+                extra={"action": "worker_error", "runs": len(batch)},
+            )
+            self._recorded(batch, [False] * len(batch), logged=True)
+            return
+        self._recorded(batch, written)
+
+    def _keep(self, batch: list[_Result]) -> None:
+        """Results not written (the database is unavailable): first in line for the next
+        write."""
+        with self._changed:
+            self._handed[:0] = batch
 
     def _recorded(self, batch: list[_Result], written: list[bool], *, logged: bool = False) -> None:
         """After a write: log each result (or that it was dropped), count it, and end its

@@ -54,7 +54,14 @@ def test_results_handed_over_are_written_with_the_next_claim_in_one_transaction(
         calls.append((len(items), limit))
         return finish_and_claim(w, now, items, lease, limit)
 
+    claim = store.claim
+
+    def counting_claim(w: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
+        calls.append((0, limit))  # a step with no results: a claim alone
+        return claim(w, now, lease, limit)
+
     store.finish_and_claim = counting  # type: ignore[method-assign]
+    store.claim = counting_claim  # type: ignore[method-assign]
     clock.advance(timedelta(minutes=1))
     assert len(scheduler.run_once(clock.now()).queued) == 8
     assert worker.run_once(clock.now()) == 8
@@ -213,7 +220,11 @@ def test_a_result_the_store_refuses_is_dropped_loudly_and_the_claim_goes_on(
             raise RuntimeError("a bug in the store")
         return original(w, now, items, lease, limit)
 
+    def refused(*args: object) -> list[bool]:
+        raise RuntimeError("a bug in the store")
+
     monkeypatch.setattr(store, "finish_and_claim", refusing)
+    monkeypatch.setattr(store, "finish_many", refused)  # the results alone: refused again
     clock.advance(timedelta(milliseconds=1))
     scheduler.run_once(clock.now())
     with caplog.at_level(logging.ERROR, logger="tickwork.worker"):
@@ -221,8 +232,33 @@ def test_a_result_the_store_refuses_is_dropped_loudly_and_the_claim_goes_on(
     assert "failed to record 1 run(s)" in caplog.text
     assert [r.state for r in runs_of(tw, "a")] == [RunState.running]  # the lease recovers it
     monkeypatch.setattr(store, "finish_and_claim", original)
+    monkeypatch.undo()
     assert worker.wait_idle(10)
     assert [r.state for r in runs_of(tw, "b")] == [RunState.succeeded]
+
+
+def test_a_failed_step_still_writes_the_results_on_their_own(
+    make_tw: Callable[..., Tickwork], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tw = make_tw(concurrency=2)
+    tw.add_schedule(name="a", every="1m", command="true")
+    tw.sync()
+    engine = tw.engine()
+    worker = engine.worker
+    assert worker is not None
+    store = worker._batching
+    assert store is not None
+    clock.advance(timedelta(minutes=1))
+    engine.run_once(clock.now())
+    _wait_for(lambda: len(worker._handed) == 1)
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("a bug in the claim")
+
+    monkeypatch.setattr(store, "finish_and_claim", broken)
+    assert worker.run_once(clock.now()) == 0
+    assert [r.state for r in runs_of(tw, "a")] == [RunState.succeeded]
+    assert worker.in_flight() == 0
 
 
 def test_with_every_slot_busy_skip_decisions_are_taken_when_runs_come_due(
@@ -248,7 +284,14 @@ def test_with_every_slot_busy_skip_decisions_are_taken_when_runs_come_due(
         limits.append(limit)
         return finish_and_claim(w, now, items, lease, limit)
 
+    claim = store.claim
+
+    def counting_claim(w: str, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRun]:
+        limits.append(limit)
+        return claim(w, now, lease, limit)
+
     monkeypatch.setattr(store, "finish_and_claim", counting)
+    monkeypatch.setattr(store, "claim", counting_claim)
     try:
         clock.advance(MINUTE)
         engine.run_once(clock.now())  # enqueues a and b, claims both: every slot busy
