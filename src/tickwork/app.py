@@ -354,7 +354,9 @@ class Tickwork(APIOperations, Revisions):
                 store,
                 self.clock,
                 worker_id=self.worker_id,
-                scheduler=Scheduler(store) if scheduler else None,
+                scheduler=(
+                    Scheduler(store, recheck=self.settings.poll_interval) if scheduler else None
+                ),
                 worker=work,
                 reaper=Reaper(store),
                 monitor=self._monitor(store) if scheduler else None,

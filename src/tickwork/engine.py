@@ -65,6 +65,8 @@ class Engine:
         store announced runs)."""
         if self.worker is not None:
             self.worker.runs_announced()
+        if self.scheduler is not None:
+            self.scheduler.schedules_changed()
         self.wake_event.set()
 
     def slot_freed(self) -> None:

@@ -8,7 +8,7 @@ that transaction (DESIGN.md, Engine sketch).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from tickwork import events
@@ -40,15 +40,37 @@ def first_fire(spec: ScheduleSpec, anchor: datetime, now: datetime) -> datetime 
 
 
 class Scheduler:
-    """Enqueues due runs for up to ``batch`` schedules per pass; cost follows what is due."""
+    """Enqueues due runs for up to ``batch`` schedules per pass; cost follows what is due.
 
-    def __init__(self, store: Store, *, batch: int = 500, max_fires: int = 1000) -> None:
+    A pass that found nothing due learns the next fire (``EnqueueResult.idle_until``); until
+    then passes are skipped (no query), except after ``schedules_changed`` (this process
+    changed a schedule or was told of a change) and at least every ``recheck``, which is
+    how soon a change made by another process is seen (the engine's poll interval)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch: int = 500,
+        max_fires: int = 1000,
+        recheck: timedelta = timedelta(seconds=1),
+    ) -> None:
         self.store = store
         self.batch = batch
         self.max_fires = max_fires
+        self.recheck = recheck
+        self._idle: tuple[datetime, datetime] | None = None  # (looked at, nothing due until)
+
+    def schedules_changed(self) -> None:
+        """The next pass looks at the store whatever it learnt of the next fire."""
+        self._idle = None
 
     def run_once(self, now: datetime) -> EnqueueResult:
+        idle = self._idle
+        if idle is not None and idle[0] <= now < min(idle[1], idle[0] + self.recheck):
+            return EnqueueResult(idle_until=idle[1])
         result = self.store.enqueue_due(now, self.batch, self.plan)
+        self._idle = None if result.idle_until is None else (now, result.idle_until)
         if result.schedules:
             log.debug(
                 "enqueued",

@@ -76,6 +76,9 @@ class EnqueueResult:
     missed: int = 0
     skipped: int = 0
     conflicts: int = 0  # fires that already had a run (another scheduler got there first)
+    # When the pass found nothing (more) due and read it: the earliest next fire of the
+    # schedules, later than ``now``. None: not read, or no schedule has a next fire.
+    idle_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

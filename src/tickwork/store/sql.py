@@ -189,7 +189,6 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         self._engine = engine
         self._writer = engine.execution_options(**self._write_options())
         self._reader = engine.execution_options(**self._read_options())
-        self._due_fire_probe = self._lock(_ANY_DUE_FIRE, skip_locked=True)
         self._claim_statements: dict[tuple[bool, bool], Select[Any]] = {}
         self._label = label  # names the database in error messages
 
@@ -427,10 +426,10 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         missed = skipped = conflicts = 0
         # Skipping locked rows: fires another scheduler is enqueueing right now are not due
         # for this one (PostgreSQL; SQLite has one writer anyway).
-        if self.probe_before_write and not self._exists(
-            self._due_fire_probe, now, "look for due fires"
-        ):
-            return EnqueueResult()  # no write transaction (SQLite: no write lock) for nothing
+        if self.probe_before_write:
+            first = self._first_fire()
+            if first is None or first > now:  # no write transaction (SQLite: no write lock)
+                return EnqueueResult(idle_until=first)
         with self._transaction("enqueue due fires", write=True) as conn:
             due = (
                 select(schedules)
@@ -441,6 +440,10 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             rows = [
                 _schedule(r) for r in conn.execute(self._lock(due, skip_locked=True)).mappings()
             ]
+            if not rows:  # nothing due (or due and locked by another scheduler): until when?
+                first = conn.execute(_FIRST_FIRE).scalar()
+                idle = first if first is not None and first > now else None
+                return EnqueueResult(idle_until=idle)
             log = _EventLog(now)
             fired: list[tuple[dict[str, Any], FireDecision]] = []
             decided = [(row, plan(row, now)) for row in rows]
@@ -955,6 +958,13 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
 
     # -- shared reads --------------------------------------------------------------------
 
+    def _first_fire(self) -> datetime | None:
+        """The earliest next fire of a non-retired schedule (one read): whether a pass has
+        anything to do, and if not, until when."""
+        with self._transaction("look for due fires", write=False) as conn:
+            first: datetime | None = conn.execute(_FIRST_FIRE).scalar()
+        return first
+
     def _exists(self, probe: Select[Any], now: datetime, action: str) -> bool:
         """Whether ``probe`` (one of the ``_ANY_*`` statements) finds a row at ``now``: one
         read, before a write transaction that would find nothing to do (what it misses, a
@@ -1353,7 +1363,9 @@ _AFTER_DUE: BindParameter[datetime] = bindparam("after_due", type_=UTCDateTime()
 _AFTER_KEY: BindParameter[int] = bindparam("after_key", type_=Integer())
 _SIZE: BindParameter[int] = bindparam("size", type_=Integer())
 _SEEN: BindParameter[Any] = bindparam("seen", expanding=True)
-_ANY_DUE_FIRE = select(schedules.c.id).where(*_is_due(_NOW)).limit(1)
+_FIRST_FIRE = select(type_coerce(func.min(schedules.c.next_fire_at), UTCDateTime())).where(
+    schedules.c.retired.is_(False)
+)
 _ANY_DUE_RUN = select(runs.c.id).where(_WAITING, runs.c.due_at <= _NOW).limit(1)
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
 # The scheduler's conditional advance of a due schedule (its next_fire_at is never NULL).
