@@ -60,17 +60,22 @@ class Scheduler:
         self.max_fires = max_fires
         self.recheck = recheck
         self._idle: tuple[datetime, datetime] | None = None  # (looked at, nothing due until)
+        self._changes = 0  # schedules_changed calls (another thread's)
 
     def schedules_changed(self) -> None:
         """The next pass looks at the store whatever it learnt of the next fire."""
+        self._changes += 1
         self._idle = None
 
     def run_once(self, now: datetime) -> EnqueueResult:
         idle = self._idle
         if idle is not None and idle[0] <= now < min(idle[1], idle[0] + self.recheck):
             return EnqueueResult(idle_until=idle[1])
+        changes = self._changes
         result = self.store.enqueue_due(now, self.batch, self.plan)
-        self._idle = None if result.idle_until is None else (now, result.idle_until)
+        # A change announced during the pass may not be in what it read: not learnt then.
+        until = result.idle_until
+        self._idle = (now, until) if until is not None and changes == self._changes else None
         if result.schedules:
             log.debug(
                 "enqueued",

@@ -70,3 +70,29 @@ def test_the_next_fire_is_looked_at_on_time_however_long_the_recheck(
     assert scheduler.run_once(clock.now()).idle_until == T0 + timedelta(minutes=1)
     clock.advance(timedelta(minutes=1))
     assert [r.schedule for r in scheduler.run_once(clock.now()).queued] == ["minutely"]
+
+
+def test_a_change_announced_during_a_pass_is_not_lost_by_what_it_learnt(
+    make_tw: Callable[..., Tickwork], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tw = make_tw()
+    tw.add_schedule(name="minutely", every="1m", command="true")
+    tw.sync()
+    scheduler = Scheduler(tw.store, recheck=timedelta(hours=1))
+    enqueue_due = tw.store.enqueue_due
+
+    def racing(now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+        result = enqueue_due(now, limit, plan)  # read before the change below
+        scheduler.schedules_changed()  # another thread changed a schedule meanwhile
+        return result
+
+    monkeypatch.setattr(tw.store, "enqueue_due", racing)
+    scheduler.run_once(clock.now())
+    passes: list[datetime] = []  # the next pass looks: it does not trust what was read
+    monkeypatch.setattr(
+        tw.store,
+        "enqueue_due",
+        lambda now, limit, plan: passes.append(now) or enqueue_due(now, limit, plan),
+    )
+    scheduler.run_once(clock.now())
+    assert passes == [clock.now()]
