@@ -3,6 +3,7 @@ never holding up the scheduler."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -196,7 +197,8 @@ def test_an_unanswering_receiver_never_holds_up_the_scheduler(
             held.append(conn)
             connected.set()
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
     tw = failing_app(url)
     fail_once(tw, clock)
@@ -217,7 +219,12 @@ def test_an_unanswering_receiver_never_holds_up_the_scheduler(
         for conn in held:  # the POST ends (connection closed) and the thread stops
             conn.close()
         sender.stop(timeout=10)
+        with contextlib.suppress(OSError):
+            silent.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept (close alone does not)
         silent.close()
+        acceptor.join(10)
+        for conn in held:  # any the sender opened meanwhile (its retry): never left to GC
+            conn.close()
 
 
 def test_the_documented_verification_snippet_accepts_a_real_alert(
