@@ -67,6 +67,9 @@ class Processes:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            # A group of its own: a wrapper (faketime) runs tickwork as its child and does
+            # not pass signals on, so stop_all signals the whole group, never just the pid.
+            start_new_session=True,
         )
         log.close()
         self.procs.append(proc)
@@ -81,13 +84,30 @@ class Processes:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                _signal_group(proc, signal.SIGTERM)
         for proc in self.procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+            # A wrapper's child may outlive it (it got the SIGTERM too): given the same time
+            # to stop, then killed, never left running after the test.
+            deadline = time.monotonic() + 30
+            while _signal_group(proc, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> bool:
+    """Send ``sig`` to ``proc``'s process group; False when no process is left in it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture
