@@ -91,6 +91,25 @@ def test_a_locked_database_is_unavailable_for_writes_and_fine_for_reads(
     assert sqlite_store.trigger("a", T0).schedule == "a"  # retrying helps
 
 
+def test_opening_a_current_schema_does_not_wait_for_a_busy_writer(
+    sqlite_store: SQLiteStore, path: Path
+) -> None:
+    # A CLI command beside a scheduler in a long write (catching up after downtime) opens
+    # the store: nothing to migrate, so no write lock, no "could not migrate the schema".
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        again = SQLiteStore(f"sqlite:///{path}", busy_timeout_ms=200)
+        try:
+            again.upgrade()
+            assert again.get_schedule("nope") is None
+        finally:
+            again.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def test_a_missing_directory_is_unavailable_and_says_so(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'missing' / 'tickwork.db'}")
     try:

@@ -282,7 +282,12 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
 
     @_retried
     def upgrade(self) -> None:
-        """Migrate the schema to the newest revision in one write transaction (idempotent)."""
+        """Migrate the schema to the newest revision in one write transaction (idempotent).
+        A schema already there is only read: a command opening the store beside a busy
+        scheduler does not queue for SQLite's write lock to find nothing to do."""
+        with self._transaction("read the schema revision", write=False) as conn:
+            if migrations.current_revision(conn) == migrations.head_revision():
+                return
         with self._transaction("migrate the schema", write=True) as conn:
             self._take_turn(conn, "upgrade")
             migrations.upgrade(conn)
