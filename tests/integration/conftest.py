@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,4 +55,14 @@ def table(runs: list[Run]) -> list[tuple[str, str, int]]:
     return [(r.nominal_fire.isoformat(), r.state.value, r.attempt) for r in runs]
 
 
-__all__ = ["T0", "RunState", "runs_of", "table"]
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until true: for work on real threads (a task, a slot hand-off),
+    never for a schedule (the fake clock drives those); ``timeout`` is a safety net."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.005)
+
+
+__all__ = ["T0", "RunState", "runs_of", "table", "wait_for"]

@@ -5,7 +5,6 @@ a fire that comes due meanwhile. On the fake clock; real timeouts are safety net
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,15 +15,7 @@ from tickwork.model import RunState
 from tickwork.monitor import Monitor
 from tickwork.testing import FakeClock
 
-from .conftest import runs_of
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
+from .conftest import runs_of, wait_for
 
 
 def test_a_fire_runs_while_a_monitor_pass_is_still_going(
@@ -51,7 +42,7 @@ def test_a_fire_runs_while_a_monitor_pass_is_still_going(
         assert len(monitor_threads) == 1
         clock.advance(timedelta(minutes=1))
         assert ran.wait(10)  # the loop ran the fire meanwhile
-        _wait_for(lambda: [r.state for r in runs_of(tw, "job")] == [RunState.succeeded])
+        wait_for(lambda: [r.state for r in runs_of(tw, "job")] == [RunState.succeeded])
     finally:
         release.set()
         tw.stop()

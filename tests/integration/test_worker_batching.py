@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -18,17 +17,9 @@ from tickwork.store.base import FinishItem
 from tickwork.testing import FakeClock
 from tickwork.worker import CLAIM_COALESCE, SKIP_RECHECK
 
-from .conftest import T0, runs_of
+from .conftest import T0, runs_of, wait_for
 
 MINUTE = timedelta(minutes=1)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
 
 
 def test_results_handed_over_are_written_with_the_next_claim_in_one_transaction(
@@ -66,7 +57,7 @@ def test_results_handed_over_are_written_with_the_next_claim_in_one_transaction(
     assert len(scheduler.run_once(clock.now()).queued) == 8
     assert worker.run_once(clock.now()) == 8
     # The slots hand their results over; nothing is written until the next step.
-    _wait_for(lambda: len(worker._handed) == 8)
+    wait_for(lambda: len(worker._handed) == 8)
     assert worker.in_flight() == 8  # in flight until written
     assert [r.state for i in range(8) for r in runs_of(tw, f"s{i}")] == [RunState.running] * 8
 
@@ -100,7 +91,7 @@ def test_under_a_backlog_one_free_slot_waits_claim_coalesce_for_more(
     assert len(scheduler.run_once(clock.now()).queued) == 9
     assert worker.run_once(clock.now()) == 8  # a full claim: a backlog
     first.set()
-    _wait_for(lambda: worker.free_slots() == 1)  # its result waits for the next write
+    wait_for(lambda: worker.free_slots() == 1)  # its result waits for the next write
 
     clock.advance(timedelta(milliseconds=1))
     assert worker.run_once(clock.now()) == 0  # one free slot waits for more
@@ -174,7 +165,7 @@ def test_results_are_kept_while_the_database_is_unavailable_and_written_after(
     clock.advance(timedelta(minutes=1))
     run_once = engine.run_once
     run_once(clock.now())
-    _wait_for(lambda: len(worker._handed) == 1)
+    wait_for(lambda: len(worker._handed) == 1)
     original = store.finish_and_claim
 
     def unavailable(*args: object, **kwargs: object) -> object:
@@ -210,7 +201,7 @@ def test_a_result_the_store_refuses_is_dropped_loudly_and_the_claim_goes_on(
     assert store is not None
     clock.advance(timedelta(minutes=1))
     engine.run_once(clock.now())
-    _wait_for(lambda: len(worker._handed) == 1)
+    wait_for(lambda: len(worker._handed) == 1)
     original = store.finish_and_claim
 
     def refusing(
@@ -250,7 +241,7 @@ def test_a_failed_step_still_writes_the_results_on_their_own(
     assert store is not None
     clock.advance(timedelta(minutes=1))
     engine.run_once(clock.now())
-    _wait_for(lambda: len(worker._handed) == 1)
+    wait_for(lambda: len(worker._handed) == 1)
 
     def broken(*args: object) -> object:
         raise RuntimeError("a bug in the claim")
