@@ -42,6 +42,11 @@ def first_fire(spec: ScheduleSpec, anchor: datetime, now: datetime) -> datetime 
 class Scheduler:
     """Enqueues due runs for up to ``batch`` schedules per pass; cost follows what is due.
 
+    A pass handles at most ``max_fires`` fires of one schedule and stops before the
+    schedule that would take it past ``fire_limit`` fires in all: a catch-up after long
+    downtime (hundreds of thousands of missed fires to record) is many short transactions,
+    with the worker's steps, other processes' writes and a stop request between them.
+
     A pass that found nothing due learns the next fire (``EnqueueResult.idle_until``); until
     then passes are skipped (no query), except after ``schedules_changed`` (this process
     changed a schedule or was told of a change) and at least every ``recheck``, which is
@@ -53,11 +58,13 @@ class Scheduler:
         *,
         batch: int = 500,
         max_fires: int = 1000,
+        fire_limit: int = 2000,
         recheck: timedelta = timedelta(seconds=1),
     ) -> None:
         self.store = store
         self.batch = batch
         self.max_fires = max_fires
+        self.fire_limit = fire_limit
         self.recheck = recheck
         self._idle: tuple[datetime, datetime] | None = None  # (looked at, nothing due until)
         self._changes = 0  # schedules_changed calls (another thread's)
@@ -72,7 +79,7 @@ class Scheduler:
         if idle is not None and idle[0] <= now < min(idle[1], idle[0] + self.recheck):
             return EnqueueResult(idle_until=idle[1])
         changes = self._changes
-        result = self.store.enqueue_due(now, self.batch, self.plan)
+        result = self.store.enqueue_due(now, self.batch, self.plan, fire_limit=self.fire_limit)
         # A change announced during the pass may not be in what it read: not learnt then.
         until = result.idle_until
         self._idle = (now, until) if until is not None and changes == self._changes else None

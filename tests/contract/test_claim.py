@@ -274,3 +274,21 @@ def test_a_schedule_with_many_waiting_fires_costs_a_claim_one_page(store: Store)
 
     assert [c.run.schedule for c in claimed] == ["free"]
     assert statements() <= 10  # it was one read per two waiting runs: ~150
+
+
+def test_a_schedules_skipped_fires_are_one_statement_not_one_each(store: Store) -> None:
+    """Back from downtime, a `skip` schedule has a minute of on-time fires due: the claim
+    starts the oldest and records the others skipped, with events, in a few statements."""
+    due = 60
+    add_schedule(store, "busy", overlap="skip", next_fire_at=T0 - (due - 1) * MINUTE)
+    store.enqueue_due(T0, 10, minutely)
+    statements = count_statements(store)
+
+    claimed = store.claim("w1", T0, LEASE, 1)
+
+    assert [c.run.nominal_fire for c in claimed] == [T0 - (due - 1) * MINUTE]
+    everything = runs_of(store, "busy")
+    assert [r.state for r in everything] == [R] + [S] * (due - 1)
+    assert {r.error for r in everything[1:]} == {SKIPPED}
+    assert statements() <= 10  # it was one UPDATE per skipped fire: 59 more
+    assert all(event_names(store, r) == ["run_enqueued", "run_skipped"] for r in everything[1:])

@@ -289,3 +289,41 @@ def test_next_wakeup_is_the_earliest_next_fire_or_waiting_due(store: Store) -> N
     store.trigger("later", T0 + 5 * MINUTE)
     assert store.next_wakeup(T0) == T0 + 5 * MINUTE
     assert claimed.run.schedule == "soon"
+
+
+def test_a_pass_stops_before_the_fire_limit_and_leaves_the_rest_due(store: Store) -> None:
+    for name in ("a", "b", "c"):  # five minutely fires due each, T0 - 4 min .. T0
+        add_schedule(store, name, next_fire_at=T0 - 4 * MINUTE)
+
+    first = store.enqueue_due(T0, 10, minutely, fire_limit=12)
+
+    # a and b make 10 fires; c's five would pass 12: c is left as it was, for a later pass.
+    assert (first.schedules, len(first.queued)) == (2, 10)
+    c = store.get_schedule("c")
+    assert c is not None
+    assert (c.next_fire_at, c.last_fire_at) == (T0 - 4 * MINUTE, None)
+    assert runs_of(store, "c") == []
+    second = store.enqueue_due(T0, 10, minutely, fire_limit=12)
+    assert (second.schedules, len(second.queued)) == (1, 5)
+    assert {r.schedule for r in second.queued} == {"c"}
+
+
+def test_a_schedule_alone_over_the_fire_limit_is_still_handled(store: Store) -> None:
+    add_schedule(store, "a", next_fire_at=T0 - 9 * MINUTE)  # ten fires due
+    add_schedule(store, "b", next_fire_at=T0)
+
+    result = store.enqueue_due(T0, 10, minutely, fire_limit=3)
+
+    # The first schedule of a pass always goes (a pass must make progress); none after it.
+    assert (result.schedules, len(result.queued)) == (1, 10)
+    assert {r.schedule for r in result.queued} == {"a"}
+    assert store.enqueue_due(T0, 10, minutely, fire_limit=3).schedules == 1  # then b
+
+
+def test_a_fire_limit_below_one_is_refused(store: Store) -> None:
+    add_schedule(store, "a")
+
+    with pytest.raises(InvalidSpecError, match="fire_limit"):
+        store.enqueue_due(T0, 10, minutely, fire_limit=0)
+
+    assert runs_of(store) == []

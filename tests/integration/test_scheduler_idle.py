@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -31,9 +32,9 @@ def test_passes_are_skipped_until_the_next_fire_or_a_change(
     passes: list[datetime] = []
     enqueue_due = tw.store.enqueue_due
 
-    def counting(now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+    def counting(now: datetime, limit: int, plan: FirePlanner, **kw: Any) -> EnqueueResult:
         passes.append(now)
-        return enqueue_due(now, limit, plan)
+        return enqueue_due(now, limit, plan, **kw)
 
     monkeypatch.setattr(tw.store, "enqueue_due", counting)
     first = scheduler.run_once(clock.now())
@@ -81,8 +82,8 @@ def test_a_change_announced_during_a_pass_is_not_lost_by_what_it_learnt(
     scheduler = Scheduler(tw.store, recheck=timedelta(hours=1))
     enqueue_due = tw.store.enqueue_due
 
-    def racing(now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
-        result = enqueue_due(now, limit, plan)  # read before the change below
+    def racing(now: datetime, limit: int, plan: FirePlanner, **kw: Any) -> EnqueueResult:
+        result = enqueue_due(now, limit, plan, **kw)  # read before the change below
         scheduler.schedules_changed()  # another thread changed a schedule meanwhile
         return result
 
@@ -92,7 +93,7 @@ def test_a_change_announced_during_a_pass_is_not_lost_by_what_it_learnt(
     monkeypatch.setattr(
         tw.store,
         "enqueue_due",
-        lambda now, limit, plan: passes.append(now) or enqueue_due(now, limit, plan),
+        lambda now, limit, plan, **kw: passes.append(now) or enqueue_due(now, limit, plan, **kw),
     )
     scheduler.run_once(clock.now())
     assert passes == [clock.now()]

@@ -135,9 +135,14 @@ class Store(Protocol):
         """Pause or resume. Raises ``ScheduleNotFoundError``. Fires while paused are recorded
         ``skipped`` by the scheduler, so nothing disappears."""
 
-    def enqueue_due(self, now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+    def enqueue_due(
+        self, now: datetime, limit: int, plan: FirePlanner, *, fire_limit: int | None = None
+    ) -> EnqueueResult:
         """Turn due fires into runs: for up to ``limit`` non-retired schedules with
         ``next_fire_at <= now`` (oldest first), call ``plan`` and persist its decision.
+        With ``fire_limit``, the pass stops before the schedule whose fires would take it
+        past that many (the first schedule always goes): what is left stays due, for the
+        next pass, so a long catch-up is many short transactions, not one long one.
 
         Runs are inserted with the unique key (schedule, nominal fire): a fire that already
         has a run is left alone and counted in ``conflicts``. The schedule is advanced with a

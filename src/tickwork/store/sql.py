@@ -37,7 +37,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -416,7 +416,9 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         return _schedule(found)
 
     @_retried
-    def enqueue_due(self, now: datetime, limit: int, plan: FirePlanner) -> EnqueueResult:
+    def enqueue_due(
+        self, now: datetime, limit: int, plan: FirePlanner, *, fire_limit: int | None = None
+    ) -> EnqueueResult:
         """Persist ``plan``'s decision for each due schedule (see ``Store``).
 
         Paused schedules are due too: the planner records their fires as skipped. The
@@ -425,6 +427,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         the schedule and counts its fires as conflicts.
         """
         _aware(now, "now")
+        if fire_limit is not None and fire_limit < 1:
+            raise InvalidSpecError("fire_limit", fire_limit, "a whole number of fires from 1")
         if limit <= 0:
             return EnqueueResult()
         queued: list[Run] = []
@@ -451,7 +455,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 return EnqueueResult(idle_until=idle)
             log = _EventLog(now)
             fired: list[tuple[dict[str, Any], FireDecision]] = []
-            decided = [(row, plan(row, now)) for row in rows]
+            decided = _within(((row, plan(row, now)) for row in rows), fire_limit)
             # The rows are locked (SQLite: the write lock; PostgreSQL: FOR NO KEY UPDATE),
             # so each conditional advance matches; one that did not means another writer
             # got in anyway, and the whole transaction is run again rather than guessed at.
@@ -480,7 +484,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
             if queued:
                 self._announce_runs(conn)
         return EnqueueResult(
-            schedules=len(rows),
+            schedules=len(decided),
             queued=tuple(queued),
             missed=missed,
             skipped=skipped,
@@ -775,16 +779,14 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 break  # no room: it waits; the skip decisions below still hold
         for run, action in zip(fresh, actions, strict=True):
             if action is OverlapAction.skip:
-                claim.end(conn, run, RunState.skipped, events.RUN_SKIPPED, OVERLAP_SKIPPED)
+                claim.end(run, RunState.skipped, events.RUN_SKIPPED, OVERLAP_SKIPPED)
             elif action is OverlapAction.start:
                 claim.start(conn, run)  # without room it stays queued (waits for a slot)
             elif action is OverlapAction.cancel_others:
                 if claim.room == 0:
                     return
                 for other in doomed:
-                    claim.end(
-                        conn, other, RunState.cancelled, events.RUN_CANCELLED, OVERLAP_CANCELLED
-                    )
+                    claim.end(other, RunState.cancelled, events.RUN_CANCELLED, OVERLAP_CANCELLED)
                 claim.start(conn, run)
 
     # -- runs: a worker's writes, fenced -------------------------------------------------
@@ -1038,6 +1040,8 @@ class _Claim:
     lease_expires_at: datetime
     room: int  # runs this claim may still start
     pending: list[_Live] = field(default_factory=list)  # to start, in claim order
+    # runs to end, by (state read, state to, event, error)
+    ending: dict[tuple[RunState, RunState, str, str], list[_Live]] = field(default_factory=dict)
     started: list[Run] = field(default_factory=list)  # as they are now, in claim order
     specs: dict[int, dict[str, Any]] = field(default_factory=dict)
     log: _EventLog = field(init=False)
@@ -1057,8 +1061,10 @@ class _Claim:
     def flush(self, conn: Connection, start: Any, *, logs_claims: bool) -> None:
         """Start the runs ``start`` took, in one statement (``start``: ``_START_RUNS`` or a
         dialect's version of it that also inserts the ``run_claimed`` events itself,
-        ``logs_claims``; see ``SQLStore._start_runs``). A run that is no longer waiting
-        (nothing should change it while this claimer decides its schedule) is left out."""
+        ``logs_claims``; see ``SQLStore._start_runs``), after the runs ``end`` took. A run
+        that is no longer waiting (nothing should change it while this claimer decides its
+        schedule) is left out."""
+        self._write_ends(conn)
         if not self.pending:
             return
         expires = self.lease_expires_at.isoformat()
@@ -1084,21 +1090,31 @@ class _Claim:
                     )
         self.pending = []
 
-    def end(self, conn: Connection, run: _Live, state: RunState, event: str, error: str) -> None:
-        """Make ``run`` terminal in ``state`` (an overlap decision), clearing any lease."""
-        result = conn.execute(
-            update(runs)
-            .where(runs.c.id == run.id, runs.c.state == run.state.value)
-            .values(
-                state=state.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=self.now,
-                error=error,
-            )
-        )
-        if result.rowcount == 1:
-            self.log.add(run.id, event, state, run.attempt, {"reason": error})
+    def end(self, run: _Live, state: RunState, event: str, error: str) -> None:
+        """Make ``run`` terminal in ``state`` (an overlap decision), clearing any lease:
+        written by ``flush``, one statement per kind of decision (a schedule that comes
+        back from downtime with sixty due fires has fifty-nine skipped at once)."""
+        self.ending.setdefault((run.state, state, event, error), []).append(run)
+
+    def _write_ends(self, conn: Connection) -> None:
+        """The decisions ``end`` gathered; a run that is no longer in the state read (nothing
+        should change it while this claimer decides its schedule) is left out."""
+        for (was, state, event, error), ended in self.ending.items():
+            attempts = {run.id: run.attempt for run in ended}
+            for chunk in _chunks(list(attempts)):
+                done = conn.execute(
+                    _END_RUNS,
+                    {
+                        "ids": list(chunk),
+                        "was": was.value,
+                        "end_state": state.value,
+                        "now": self.now,
+                        "end_error": error,
+                    },
+                ).scalars()
+                for run_id in done:
+                    self.log.add(run_id, event, state, attempts[run_id], {"reason": error})
+        self.ending = {}
 
 
 # -- rows to domain objects ---------------------------------------------------------------
@@ -1322,6 +1338,23 @@ def _new_run(run_id: int, values: dict[str, Any]) -> Run:
     )
 
 
+def _within(
+    decided: Iterable[tuple[ScheduleRow, FireDecision]], fire_limit: int | None
+) -> list[tuple[ScheduleRow, FireDecision]]:
+    """The decisions, in order, up to the one that would take the pass past ``fire_limit``
+    fires (the first is always kept: a pass makes progress). The rows left out are not
+    advanced, so they stay due for the next pass."""
+    kept: list[tuple[ScheduleRow, FireDecision]] = []
+    total = 0
+    for row, decision in decided:
+        fires = len(decision.queue) + len(decision.miss) + len(decision.skip)
+        if kept and fire_limit is not None and total + fires > fire_limit:
+            break
+        kept.append((row, decision))
+        total += fires
+    return kept
+
+
 def _fires_in_order(decision: FireDecision) -> list[tuple[datetime, datetime, RunState]]:
     """Every fire of a decision as (nominal, due at, state), oldest nominal first, so run ids
     follow fire times."""
@@ -1408,6 +1441,21 @@ _LIVE_RUNS = (
     )
     .order_by(runs.c.schedule_id, runs.c.due_at, runs.c.id)
 )
+# An overlap decision's runs made terminal (``_Claim.end``): bound ``ids``, ``was`` (the
+# state read), ``end_state``, ``now``, ``end_error``; returns the ids it changed.
+_END_RUNS = (
+    update(runs)
+    .where(runs.c.id.in_(_IDS), runs.c.state == bindparam("was"))
+    .values(
+        state=bindparam("end_state"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=_NOW,
+        error=bindparam("end_error"),
+    )
+    .returning(runs.c.id)
+)
+
 _START_RUNS = (
     update(runs)
     .where(runs.c.id.in_(_IDS), runs.c.state.in_(_values(WAITING_STATES)))
