@@ -58,6 +58,9 @@ def run(options: Options) -> Report:
         for workers in WORKERS:
             with _uvicorn(url, workers) as base:
                 _load(base, token, WARMUP, CONNECTIONS)  # warm-up: connections, caches, pools
+                # The warm-up's last requests are still being answered when its load tool
+                # has gone: let them drain, or the one-connection run below measures them.
+                time.sleep(1)
                 serial = _load(base, token, DURATION // 2, 1)
                 measured[workers] = serial, _load(base, token, DURATION, CONNECTIONS)
     report = Report(

@@ -38,6 +38,7 @@ _SETTINGS: dict[str, str] = {
     "log_level": "debug, info, warning or error",
     "api_host": "a host name or address the HTTP API and dashboard listen on",
     "api_port": "a TCP port number from 1 to 65535",
+    "api_threads": "a whole number >= 1: threads that answer a web process's requests at once",
     "api_auth": "'token' (bearer tokens with scopes) or 'none' (local development only)",
     "api_commands": "true or false: whether the API may create schedules that run a command",
     "metrics_auth": "true or false: whether /metrics needs a token with the read scope",
@@ -50,6 +51,14 @@ _SETTINGS: dict[str, str] = {
     ' lag series in this process\'s metrics; the others share schedule="_other"',
 }
 _ENV = {f"TICKWORK_{key.upper()}": key for key in _SETTINGS}
+# Whole-number settings: (lowest, highest or None).
+_WHOLE: dict[str, tuple[int, int | None]] = {
+    "concurrency": (1, None),
+    "api_port": (1, 65535),
+    "api_threads": (1, None),
+    "pause_after_failures": (0, None),
+    "metrics_schedules": (0, None),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,7 @@ class Settings:
     log_level: str = "info"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_threads: int = 2
     api_auth: str = "token"
     api_commands: bool = False
     metrics_auth: bool = False
@@ -284,9 +294,9 @@ def _settings(
                     out[key] = timedelta(0)
                 else:
                     out[key] = parse_duration(str(value), key, allow_zero=zero_ok)
-            elif key in ("concurrency", "api_port", "pause_after_failures", "metrics_schedules"):
+            elif key in _WHOLE:
                 number = _whole(value)
-                low, high = {"concurrency": (1, None), "api_port": (1, 65535)}.get(key, (0, None))
+                low, high = _WHOLE[key]
                 if number < low or (high is not None and number > high):
                     raise ValueError
                 out[key] = number

@@ -167,9 +167,11 @@ def test_service_settings_parse_from_the_environment_with_their_types() -> None:
             "TICKWORK_RETENTION": "0",
             "TICKWORK_WEBHOOK_SECRET": "s3cret",
             "TICKWORK_PAUSE_AFTER_FAILURES": "3",
+            "TICKWORK_API_THREADS": "2",
         }
     )
     assert settings.api_port == 9000
+    assert settings.api_threads == 2
     assert settings.api_commands is True
     assert settings.retention == timedelta(0)
     assert settings.pause_after_failures == 3
@@ -185,10 +187,12 @@ def test_bad_service_settings_are_all_reported_with_what_was_expected() -> None:
                 "TICKWORK_API_AUTH": "basic",
                 "TICKWORK_WEBHOOK_URL": "ftp://example.invalid",
                 "TICKWORK_METRICS_AUTH": "maybe",
+                "TICKWORK_API_THREADS": "0",
             }
         )
     text = str(caught.value)
-    assert len(caught.value.problems) == 4
+    assert len(caught.value.problems) == 5
+    assert "$TICKWORK_API_THREADS: bad value '0'" in text
     assert "from 1 to 65535" in text
     assert "'token'" in text
     assert "http:// or https://" in text

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from tickwork.app import Tickwork
@@ -17,6 +18,7 @@ from tickwork.config import Settings
 from tickwork.context import TaskContext
 from tickwork.testing import FakeClock
 from tickwork.tokens import create_token
+from tickwork.web import create_app
 
 from .conftest import TestClient
 
@@ -34,6 +36,21 @@ def test_the_standalone_app_serves_every_part_and_its_openapi(
     page = client.get("/", follow_redirects=False)  # the dashboard: to its login
     assert page.status_code == 303
     assert client.get(page.headers["location"]).status_code == 200
+
+
+def test_the_standalone_app_answers_in_api_threads_threads(
+    make_tw: Callable[..., Tickwork], tmp_path: Path
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'svc.db'}", api_threads=3)
+    tw = make_tw(config=settings, database_url=None)
+
+    async def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(create_app(tw)) as http:  # the lifespan runs on the server's loop
+        assert http.portal is not None
+        assert http.portal.call(tokens) == 3
+        assert http.get("/health").status_code == 200
 
 
 def test_embedded_under_a_prefix_with_the_engine_in_the_lifespan(

@@ -9,8 +9,11 @@ app ``tickwork run`` and ``tickwork api`` serve (docs/embedding.md).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from tickwork import __version__
@@ -39,14 +42,29 @@ def build_router(tw: Tickwork) -> APIRouter:
 def create_app(tw: Tickwork, *, engine: bool = False) -> FastAPI:
     """A FastAPI app serving ``build_router(tw)`` at the root, with /openapi.json and /docs.
 
-    With ``engine=True`` its lifespan runs the scheduler and worker (``tw.lifespan``), as in a
-    service of your own; ``tickwork run`` runs the engine itself and serves it without.
+    Its routes that read the database run in ``api_threads`` threads (Starlette's default
+    is 40: threads that mostly compute, under one GIL, starve the event loop that reads
+    and answers requests; measured in docs/benchmarks.md). With ``engine=True`` its
+    lifespan also runs the scheduler and worker (``tw.lifespan``), as in a service of your
+    own; ``tickwork run`` runs the engine itself and serves it without.
     """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The limiter belongs to this event loop (the server's); an app of your own that
+        # includes build_router keeps whatever limiter it set.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = tw.settings.api_threads
+        if engine:
+            async with tw.lifespan(app):
+                yield
+        else:
+            yield
+
     app = FastAPI(
         title="tickwork",
         version=__version__,
         summary="Scheduled tasks that keep their promises",
-        lifespan=tw.lifespan if engine else None,
+        lifespan=lifespan,
     )
     app.include_router(build_router(tw))
     return app

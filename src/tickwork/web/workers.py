@@ -54,7 +54,7 @@ def serve_processes(
         workers=workers,
         log_level=log_level,
         access_log=log_level == "debug",
-        lifespan="off",
+        lifespan="on",  # create_app's: it sizes the thread pool (api_threads)
     )
     sock.set_inheritable(True)
     Multiprocess(config, sockets=[sock]).run()
