@@ -28,7 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "alerts",
@@ -45,11 +46,28 @@ __all__ = [
 ]
 
 
+class _SQLiteText(SQLITE_DATETIME):
+    """SQLite's DATETIME column, its naive UTC value written by ``isoformat``: the text
+    SQLAlchemy's own processor writes (``YYYY-MM-DD HH:MM:SS.ffffff``, so stored values
+    compare and sort as before) in half the time; five instants go into every run."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out; naive input is refused."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteText(timezone=True))  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
