@@ -17,7 +17,7 @@ from tickwork.model import ScheduleRow
 from tickwork.policies.catchup import plan_catchup
 from tickwork.spec import ScheduleSpec
 from tickwork.store.base import EnqueueResult, FireDecision, Store
-from tickwork.triggers import Trigger, jittered
+from tickwork.triggers import Trigger, fires_through, jittered
 
 __all__ = ["Scheduler", "first_fire"]
 
@@ -113,9 +113,9 @@ class Scheduler:
             return FireDecision(next_fire_at=None, last_fire_at=row.last_fire_at)
         fires: list[datetime] = []
         nxt = row.next_fire_at
-        while nxt is not None and nxt <= now and len(fires) < self.max_fires:
-            fires.append(nxt)
-            nxt = trigger.next_after(nxt)
+        if nxt is not None and nxt <= now:
+            fires = [nxt, *fires_through(trigger, nxt, now, self.max_fires - 1)]
+            nxt = trigger.next_after(fires[-1])
         last = fires[-1] if fires else row.last_fire_at
         if row.paused:
             return FireDecision(

@@ -581,6 +581,12 @@ def _check_window(case: Scenario) -> None:
     )
     for fire in got:
         assert fire.utcoffset() == fire.astimezone(case.tz).utcoffset()
+    # The batch a scheduler pass asks for: the same fires, cut at the limit.
+    assert trigger.fires_through(case.after, until, len(got) + 1) == got
+    assert (
+        trigger.fires_through(case.after, until, max(len(got) // 2, 1))
+        == got[: max(len(got) // 2, 1)]
+    )
 
 
 @PROPERTY_SETTINGS

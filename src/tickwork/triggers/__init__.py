@@ -23,6 +23,7 @@ __all__ = [
     "Trigger",
     "build_trigger",
     "fires",
+    "fires_through",
     "jitter_offset",
     "jittered",
 ]
@@ -77,3 +78,19 @@ def fires(trigger: Trigger, after: datetime, count: int) -> Iterator[datetime]:
         if current is None:
             return
         yield current
+
+
+def fires_through(trigger: Trigger, after: datetime, until: datetime, limit: int) -> list[datetime]:
+    """The fires strictly after ``after`` and not after ``until``, oldest first, at most
+    ``limit`` (a cron trigger finds them a day at a time: ``CronTrigger.fires_through``)."""
+    if isinstance(trigger, CronTrigger):
+        return trigger.fires_through(after, until, limit)
+    found: list[datetime] = []
+    current = after
+    while len(found) < limit:
+        nxt = trigger.next_after(current)
+        if nxt is None or nxt > until:
+            break
+        found.append(nxt)
+        current = nxt
+    return found
