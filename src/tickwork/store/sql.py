@@ -1029,8 +1029,18 @@ class _EventLog:
         )
 
     def write(self, conn: Connection) -> None:
-        if self.rows:
+        if not self.rows:
+            return
+        bulk = BULK_EVENTS.get(conn.dialect.name)
+        if bulk is not None and len(self.rows) > 1:
+            bulk(conn, self.rows)
+        else:
             conn.execute(run_events.insert(), self.rows)
+
+
+# A dialect's way to insert many event rows in one statement, where a plain multi-row
+# INSERT costs more than it must (PostgreSQL: ``postgres.py``); registered by its module.
+BULK_EVENTS: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {}
 
 
 @dataclass(slots=True)
