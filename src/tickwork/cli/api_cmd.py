@@ -96,7 +96,9 @@ def api_command(config_path: str | None, host: str | None, port: int | None, wor
     with errors_to_exit_codes():
         try:
             tw.store  # the schema is migrated, and an unreachable database is exit 3  # noqa: B018
-            with serving(tw, host, port, wait=True), _until_signal(stop):
+            # The handlers first: a SIGTERM that comes while the server starts (it may
+            # already answer) stops it once started, rather than killing the process.
+            with _until_signal(stop), serving(tw, host, port, wait=True):
                 while not stop.wait(0.5):  # a signal handler sets it
                     pass
         finally:
