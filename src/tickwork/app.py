@@ -218,12 +218,12 @@ class Tickwork(APIOperations, Revisions):
         the plan/apply path of ``tickwork apply``, recorded as a revision (source ``sync``
         for config, ``python`` for code) when something changed. With ``require_applied``
         a config that differs from the store raises ``NotAppliedError`` and nothing is
-        changed. Fires that came due under the old definitions are accounted for first (run
-        or recorded missed by one scheduler pass), so changing a schedule during downtime
-        loses nothing.
+        changed. When something changes, the fires that came due under the old definitions
+        are accounted for first (run or recorded missed by scheduler passes), so changing a
+        schedule during downtime loses nothing; when nothing does, the running loop's
+        scheduler catches up (with the worker running between its passes).
         """
         at = now or self.clock.now()
-        self._account_for_due(at)
         plans: list[tuple[str, str, Plan]] = []
         if self.settings.path is not None:
             plan = self.plan_config(at, fires_shown=0)
@@ -449,6 +449,12 @@ class Tickwork(APIOperations, Revisions):
         """Run the loop in this thread until SIGINT/SIGTERM (or ``stop()``), then drain.
         With ``require_applied`` it refuses to start (``NotAppliedError``) when the config
         differs from the stored schedules."""
+        # The handlers first: a signal during the start-up (a sync that accounts for a long
+        # downtime's fires) stops the loop before it begins, rather than killing the process.
+        with self._signals() if install_signals else contextlib.nullcontext():
+            self._run(scheduler, worker, require_applied)
+
+    def _run(self, scheduler: bool, worker: bool, require_applied: bool) -> None:
         if not logging.getLogger("tickwork").handlers:  # a library user who set up nothing
             configure_logging(self.settings.log_level)
         if not self._preflighted:  # tickwork run and start() check first (no port open yet)
@@ -478,17 +484,16 @@ class Tickwork(APIOperations, Revisions):
         sender = self.alert_sender() if scheduler else None
         if sender is not None:
             sender.start()
-        with self._signals() if install_signals else contextlib.nullcontext():
-            try:
-                engine.run(self._stop)
-            finally:
-                if unlisten is not None:
-                    unlisten()
-                if sender is not None:
-                    sender.stop()
-                self._drain()
-                if self._stop.is_set():
-                    self._roles = ()
+        try:
+            engine.run(self._stop)
+        finally:
+            if unlisten is not None:
+                unlisten()
+            if sender is not None:
+                sender.stop()
+            self._drain()
+            if self._stop.is_set():
+                self._roles = ()
 
     def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
         """Run the loop in a background thread (for embedding); ``stop()`` ends it."""

@@ -174,11 +174,11 @@ class Revisions:
         unless that is the latest revision."""
         at = now or self.clock.now()
         store = self.revision_store
-        self._account_for_due(at)
         if plan.empty:
             if expect_revision is not None and store.latest_revision() != expect_revision:
                 raise RevisionConflictError(expect_revision, store.latest_revision())
             return None
+        self._account_for_due(at)
         touched = [*plan.names("added"), *plan.names("changed"), *plan.names("retired")]
         changes = changes_for(plan, self._rows_for(touched, set()), at)
         revision = store.apply_revision(
@@ -272,10 +272,11 @@ class Revisions:
         return found
 
     def _account_for_due(self, at: datetime) -> None:
-        """One scheduler pass at ``at`` (as many batches as are due): fires due under the
-        definitions in force are run or recorded missed before they change."""
+        """Scheduler passes at ``at`` until nothing is due: fires due under the definitions
+        in force are run or recorded missed before they change (after a long downtime,
+        many short passes: ``Scheduler.fire_limit``)."""
         scheduler = Scheduler(self.store)
-        while scheduler.run_once(at).schedules >= scheduler.batch:
+        while scheduler.run_once(at).schedules:
             pass
 
     def _applied_by(self, what: str) -> str:

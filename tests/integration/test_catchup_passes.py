@@ -56,3 +56,43 @@ def test_a_long_catch_up_is_short_passes_and_the_worker_runs_between_them(
         row = tw.store.get_schedule(name)
         assert row is not None
         assert row.next_fire_at == T0 + DOWN + timedelta(seconds=1)
+
+
+def test_a_start_up_with_nothing_changed_leaves_the_catch_up_to_the_loop(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw()
+    tw.add_schedule(name="tick", cron="* * * * * *", command="true")
+    tw.sync()
+    clock.advance(DOWN)
+
+    again = make_tw()  # the same definitions, after the downtime
+    again.add_schedule(name="tick", cron="* * * * * *", command="true")
+    again.sync()
+
+    assert runs_of(again, "tick") == []  # the loop's passes record them, worker running
+
+
+def test_a_definition_changed_during_downtime_accounts_for_every_old_fire_first(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    names = [f"s{i}" for i in range(8)]  # 4,800 fires due: three passes (fire_limit 2,000)
+    tw = make_tw()
+    for name in names:
+        tw.add_schedule(name=name, cron="* * * * * *", command="true")
+    tw.sync()
+    clock.advance(DOWN)
+
+    again = make_tw()
+    for name in names:
+        cron = "0 * * * * *" if name == "s7" else "* * * * * *"  # s7 now fires each minute
+        again.add_schedule(name=name, cron=cron, command="true")
+    again.sync()
+
+    for name in names:  # every fire of the old definitions is accounted for
+        fires = [r.nominal_fire for r in runs_of(again, name)]
+        assert len(fires) == 600
+        assert fires[-1] == T0 + DOWN
+    changed = again.store.get_schedule("s7")
+    assert changed is not None
+    assert changed.next_fire_at == T0 + DOWN + timedelta(minutes=1)
