@@ -137,31 +137,35 @@ def _uvicorn(url: str, workers: int = 1) -> Iterator[str]:
     env = {**os.environ, "TICKWORK_DATABASE_URL": url, "TICKWORK_LOG_LEVEL": "warning"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # ``tickwork api``, as users serve it: its own socket, uvicorn in each worker process.
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "tickwork", "api"),
-            *("--port", str(port), "--workers", str(workers)),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,  # its "serving HTTP on ..." line; errors go to stderr
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the uvicorn under test did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    # What it prints (its start-up line, errors) goes to a file, shown when it fails.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tickwork", "api"),
+                *("--port", str(port), "--workers", str(workers)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the uvicorn under test did not start:\n{log.read()}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 def _load(base: str, token: str, seconds: int, connections: int) -> dict[str, float]:

@@ -87,25 +87,31 @@ def api_command(config_path: str | None, host: str | None, port: int | None, wor
     """Serve the HTTP API and dashboard (and /health, /ready, /metrics) until SIGINT/SIGTERM,
     without the scheduler or worker loops; run those with `tickwork scheduler` and
     `tickwork worker` (or `tickwork run --no-web`) against the same database."""
-    tw = load_app(config_path)
-    configure_logging(tw.settings.log_level)
-    if workers > 1:
-        _serve_processes(tw, host, port, workers)
-        return
     stop = threading.Event()
-    with errors_to_exit_codes():
-        try:
-            tw.store  # the schema is migrated, and an unreachable database is exit 3  # noqa: B018
-            # The handlers first: a SIGTERM that comes while the server starts (it may
-            # already answer) stops it once started, rather than killing the process.
-            with _until_signal(stop), serving(tw, host, port, wait=True):
-                while not stop.wait(0.5):  # a signal handler sets it
-                    pass
-        finally:
-            tw.close()
+    # The handlers from the first line of the command: a stop asked for while it loads
+    # (config, tasks, the web framework, the database check) or while the server starts
+    # ends it with exit 0 once that step is done, rather than killing it half-way.
+    with _until_signal(stop):
+        tw = load_app(config_path)
+        configure_logging(tw.settings.log_level)
+        if workers > 1:
+            _serve_processes(tw, host, port, workers, stop)
+            return
+        with errors_to_exit_codes():
+            try:
+                tw.store  # the schema is migrated; an unreachable database is exit 3  # noqa: B018
+                if stop.is_set():
+                    return
+                with serving(tw, host, port, wait=True):
+                    while not stop.wait(0.5):  # a signal handler sets it
+                        pass
+            finally:
+                tw.close()
 
 
-def _serve_processes(tw: Tickwork, host: str | None, port: int | None, workers: int) -> None:
+def _serve_processes(
+    tw: Tickwork, host: str | None, port: int | None, workers: int, stop: threading.Event
+) -> None:
     """``--workers N``: check the database and bind here, then N processes serve."""
     from tickwork.web.server import bind
     from tickwork.web.workers import serve_processes
@@ -122,6 +128,8 @@ def _serve_processes(tw: Tickwork, host: str | None, port: int | None, workers: 
     except OSError as err:
         fail(f"cannot listen on {address}:{wanted}: {err.strerror or err}", EXIT_UNAVAILABLE)
     try:
+        if stop.is_set():  # asked to stop while checking: never start the processes
+            return
         host_text = f"[{address}]" if ":" in address else address
         click.echo(
             f"serving HTTP on http://{host_text}:{sock.getsockname()[1]} from {workers} processes",
