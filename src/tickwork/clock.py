@@ -44,10 +44,14 @@ class DatabaseClock:
     ``read`` returns the server's instant (one round trip). It is read at the first
     ``now()`` and again every ``refresh``; in between ``now()`` is the last reading plus the
     time elapsed on this host's monotonic clock, so neither a skewed nor a stepped host
-    clock shows through. The reading is taken as the middle of its round trip. ``now()``
-    never goes backwards. When ``read`` fails (database unreachable) the last reading keeps
-    being followed, and a new one is tried at most once a second; before any reading
-    succeeded the host clock stands in.
+    clock shows through. The reading is taken as of the end of its round trip: ``now()`` is
+    never ahead of the server's clock (a fire never starts early by it), and behind it by at
+    most one round trip. (Taken as the middle, a trip slowed before the server answered, a
+    thread waiting for the GIL, put the clock ahead by half the delay, and a second's fires
+    of 50 schedules started early.) ``now()`` never goes backwards. A thread asking before
+    the first reading waits for the one being taken; when ``read`` fails (database
+    unreachable) the last reading keeps being followed, a new one is tried at most once a
+    second, and before any reading succeeded the host clock stands in.
     """
 
     def __init__(
@@ -79,7 +83,7 @@ class DatabaseClock:
 
     def now(self) -> datetime:
         if self._monotonic() >= self._next_read:
-            self._measure()
+            self._measure(wait=self._base is None)
         with self._lock:
             if self._base is None:
                 current = self._fallback.now()
@@ -95,13 +99,15 @@ class DatabaseClock:
         delay = (until - self.now()).total_seconds()
         return wake.wait(max(0.0, delay))
 
-    def _measure(self) -> None:
-        """Read the server's clock; one thread at a time (the others go on with the last
-        reading instead of waiting for the round trip)."""
-        if not self._measuring.acquire(blocking=False):
+    def _measure(self, *, wait: bool) -> None:
+        """Read the server's clock; one thread at a time. Once there is a reading the others
+        go on with it instead of waiting for the round trip; before, they ``wait`` for the
+        one in flight (the host clock they would use instead may be minutes off)."""
+        if not self._measuring.acquire(blocking=wait):
             return
         try:
-            before = self._monotonic()
+            if self._monotonic() < self._next_read:  # read (or tried) while this one waited
+                return
             try:
                 server = self._read()
             except StoreUnavailableError as err:
@@ -110,7 +116,7 @@ class DatabaseClock:
                 return
             after = self._monotonic()
             with self._lock:
-                self._base = (server.astimezone(UTC), (before + after) / 2)
+                self._base = (server.astimezone(UTC), after)
             self._next_read = after + self._refresh
         finally:
             self._measuring.release()

@@ -70,12 +70,42 @@ def test_now_is_the_servers_clock_not_the_hosts(server: Server, ticks: Ticks) ->
     assert server.reads == 1  # followed locally between readings
 
 
-def test_a_reading_is_taken_as_the_middle_of_its_round_trip(ticks: Ticks) -> None:
+def test_a_reading_is_taken_as_of_the_end_of_its_round_trip_never_ahead(ticks: Ticks) -> None:
     ticks.trip = 0.2
     server = Server(ticks)
     clock = _clock(server, ticks)
-    # The server answered 0.1 s into the trip; 0.1 s more has passed when now() returns.
-    assert clock.now() == SERVER + timedelta(seconds=0.2)
+    # The server answered 0.1 s into the trip and is at +0.2 s when now() returns: the clock
+    # reads its answer, behind by the rest of the trip, never ahead (no fire starts early).
+    assert clock.now() == SERVER + timedelta(seconds=0.1)
+    ticks.value += 1
+    assert clock.now() == SERVER + timedelta(seconds=1.1)
+
+
+def test_a_thread_asking_before_the_first_reading_waits_for_it(ticks: Ticks) -> None:
+    answer = threading.Event()
+    entered = threading.Event()
+    reads: list[int] = []
+
+    def slow_read() -> datetime:
+        reads.append(1)
+        entered.set()
+        assert answer.wait(5)
+        return SERVER
+
+    clock = DatabaseClock(slow_read, monotonic=ticks, fallback=FakeClock(HOST))
+    seen: dict[str, datetime] = {}
+    first = threading.Thread(target=lambda: seen.setdefault("first", clock.now()))
+    first.start()
+    assert entered.wait(5)  # the first reading is in flight
+    second = threading.Thread(target=lambda: seen.setdefault("second", clock.now()))
+    second.start()
+    second.join(0.2)  # (a bound, not a schedule: the old code answered within microseconds)
+    assert second.is_alive()  # waiting for the reading, not answering with the host clock
+    answer.set()
+    first.join(5)
+    second.join(5)
+    assert seen == {"first": SERVER, "second": SERVER}  # never the host's +7 minutes
+    assert len(reads) == 1
 
 
 def test_the_server_is_read_again_every_refresh(server: Server, ticks: Ticks) -> None:
