@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
+from itertools import takewhile
 
 from tickwork.durations import parse_duration
 from tickwork.errors import InvalidSpecError
@@ -85,12 +86,4 @@ def fires_through(trigger: Trigger, after: datetime, until: datetime, limit: int
     ``limit`` (a cron trigger finds them a day at a time: ``CronTrigger.fires_through``)."""
     if isinstance(trigger, CronTrigger):
         return trigger.fires_through(after, until, limit)
-    found: list[datetime] = []
-    current = after
-    while len(found) < limit:
-        nxt = trigger.next_after(current)
-        if nxt is None or nxt > until:
-            break
-        found.append(nxt)
-        current = nxt
-    return found
+    return list(takewhile(lambda fire: fire <= until, fires(trigger, after, limit)))
