@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import DATETIME
 
-from tickwork.store.schema import UTCDateTime
+from tickwork.store.schema import UTCDateTime, sqlite_instant
 
 DIALECT = sqlite.dialect()
 IMPL = UTCDateTime().dialect_impl(DIALECT)
@@ -43,3 +43,15 @@ def test_none_stays_none_and_a_naive_instant_is_refused() -> None:
     assert WRITE(None) is None
     with pytest.raises(ValueError, match="naive"):
         WRITE(datetime(2026, 1, 1))
+
+
+@given(instants)
+def test_sqlite_instant_is_the_stored_text(instant: datetime) -> None:
+    """The text the SQLite bulk statements send (``sqlite_bulk``) is the column's own."""
+    assert WRITE is not None
+    assert sqlite_instant(instant) == WRITE(instant)
+
+
+def test_sqlite_instant_refuses_a_naive_instant() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_instant(datetime(2026, 1, 1))

@@ -61,7 +61,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.model import RunState
-from tickwork.store.schema import UTCDateTime, run_events, runs
+from tickwork.store.schema import NAIVE_INSTANT, UTCDateTime, run_events, runs
 from tickwork.store.sql import _START_RUNS, BULK_EVENTS, _retried
 from tickwork.store.sql_api import APISQLMixin
 from tickwork.store.sql_finish import _FINISH, FinishingSQLStore
@@ -419,7 +419,7 @@ def _json_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[d
             value = row.get(name)
             if isinstance(value, datetime):
                 if value.tzinfo is None:
-                    raise ValueError("naive datetime given to the store; pass aware UTC instants")
+                    raise ValueError(NAIVE_INSTANT)
                 value = value.isoformat()
             item[name] = value
         out.append(item)

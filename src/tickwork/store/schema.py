@@ -46,6 +46,19 @@ __all__ = [
 ]
 
 
+NAIVE_INSTANT = "naive datetime given to the store; pass aware UTC instants"
+
+
+def sqlite_instant(value: datetime) -> str:
+    """An aware instant as SQLite stores it (``_SQLiteText``): naive UTC text. A naive
+    instant is refused (``ValueError``), as ``UTCDateTime`` refuses it."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(NAIVE_INSTANT)
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # less "+00:00"
+
+
 class _SQLiteText(SQLITE_DATETIME):
     """SQLite's DATETIME column, its naive UTC value written by ``isoformat``: the text
     SQLAlchemy's own processor writes (``YYYY-MM-DD HH:MM:SS.ffffff``, so stored values
@@ -73,7 +86,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC instants")
+            raise ValueError(NAIVE_INSTANT)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

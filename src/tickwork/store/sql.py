@@ -454,7 +454,7 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 idle = first if first is not None and first > now else None
                 return EnqueueResult(idle_until=idle)
             log = _EventLog(now)
-            fired: list[tuple[dict[str, Any], FireDecision]] = []
+            fired: list[tuple[dict[str, Any], FireDecision, RunState]] = []
             decided = _within(((row, plan(row, now)) for row in rows), fire_limit)
             # The rows are locked (SQLite: the write lock; PostgreSQL: FOR NO KEY UPDATE),
             # so each conditional advance matches; one that did not means another writer
@@ -463,17 +463,15 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                 raise _TryAgain("enqueue due fires", "a due schedule moved while it was locked")
             for row, decision in decided:
                 for nominal, due_at, state in _fires_in_order(decision):
-                    fired.append(
-                        (_run_values(row, nominal, due_at, state, decision, now), decision)
-                    )
-            created = self._insert_runs(conn, [values for values, _ in fired])
-            for values, decision in fired:
+                    values = _run_values(row, nominal, due_at, state, decision, now)
+                    fired.append((values, decision, state))
+            created = self._insert_runs(conn, [values for values, _, _ in fired])
+            for values, decision, state in fired:
                 run_id = created.get((values["schedule_id"], values["nominal_fire"]))
-                state = RunState(values["state"])
                 if run_id is None:
                     conflicts += 1
                 elif state is RunState.queued:
-                    queued.append(_new_run(run_id, values))
+                    queued.append(_new_run(run_id, values, state))
                     log.add(run_id, events.RUN_ENQUEUED, state, 0)
                 else:
                     detail = {"reason": decision.reason} if decision.reason else None
@@ -515,8 +513,12 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
                     "last": decision.last_fire_at,
                 }
             )
-        result = conn.execute(_ADVANCE, params)
-        return int(result.rowcount)
+        return self._advance_rows(conn, params)
+
+    def _advance_rows(self, conn: Connection, params: list[dict[str, Any]]) -> int:
+        """Run the conditional advance (``_ADVANCE``'s parameters) for each of ``params``:
+        how many rows moved."""
+        return int(conn.execute(_ADVANCE, params).rowcount)
 
     def _insert_runs(
         self, conn: Connection, rows: Sequence[dict[str, Any]]
@@ -1324,16 +1326,16 @@ def _run_values(
     }
 
 
-def _new_run(run_id: int, values: dict[str, Any]) -> Run:
-    """The run just inserted with ``values`` (``_run_values``), as the store would read it
-    back: instants in UTC, the columns the insert left out empty."""
+def _new_run(run_id: int, values: dict[str, Any], state: RunState) -> Run:
+    """The run just inserted with ``values`` (``_run_values``; its ``state``), as the store
+    would read it back: instants in UTC, the columns the insert left out empty."""
     return Run(
         id=run_id,
         schedule=values["schedule"],
         schedule_id=values["schedule_id"],
         nominal_fire=values["nominal_fire"],
         due_at=values["due_at"].astimezone(UTC),
-        state=RunState(values["state"]),
+        state=state,
         attempt=values["attempt"],
         max_attempts=values["max_attempts"],
         kind=values["kind"],

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, create_engine, event
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
+from tickwork.store import sqlite_bulk
+from tickwork.store.sql import BULK_EVENTS
 from tickwork.store.sql_api import APISQLMixin
 from tickwork.store.sql_finish import FinishingSQLStore
 
@@ -81,6 +84,14 @@ class SQLiteStore(APISQLMixin, FinishingSQLStore):
     def _dialect_insert(self, table: Table) -> Any:
         return sqlite_insert(table)
 
+    def _insert_runs(
+        self, conn: Connection, rows: Sequence[dict[str, Any]]
+    ) -> dict[tuple[int, datetime], int]:
+        return sqlite_bulk.insert_runs(conn, rows)  # one JSON parameter (sqlite_bulk)
+
+    def _advance_rows(self, conn: Connection, params: list[dict[str, Any]]) -> int:
+        return sqlite_bulk.advance_schedules(conn, params)
+
     def _lock(self, stmt: Select[Any], *, skip_locked: bool) -> Select[Any]:
         # Writes already hold the database's one write lock from BEGIN IMMEDIATE on, so
         # nothing read in a write transaction can change under it; there is nothing to skip.
@@ -113,6 +124,8 @@ class SQLiteStore(APISQLMixin, FinishingSQLStore):
                 return reason.format(ms=self._busy_timeout_ms)
         return None
 
+
+BULK_EVENTS["sqlite"] = sqlite_bulk.insert_events
 
 _writer_locks: dict[str, threading.Lock] = {}
 _writer_locks_guard = threading.Lock()
