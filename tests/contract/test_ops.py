@@ -187,6 +187,34 @@ def test_a_success_ends_the_failure_streak(store: Store) -> None:
     assert health.last_success_at == T0 + 2 * MINUTE + SECOND
 
 
+def test_health_comes_from_the_runs_seen_and_the_history_once(store: Store) -> None:
+    """A schedule with no health row gets its last success from the history (it may be
+    older than the cursor); after that, from its health row and the runs the cursor passes,
+    so a page does not read the history that grows without end."""
+    add_schedule(store, "job")
+    finish_all(store, "job", T0 + MINUTE, RunState.failed)
+    finish_all(store, "job", T0 + 2 * MINUTE, RunState.succeeded)
+    failed = finish_all(store, "job", T0 + 3 * MINUTE, RunState.failed)
+    until = T0 + HOUR
+    # The cursor starts after the success: only the last failure is seen.
+    cursor = (failed[0].nominal_fire, failed[0].id - 1)
+    report = ops(store).record_finished(until, cursor, until, pause_after=0, limit=100)
+    assert report.scanned == 1
+    [health] = ops(store).list_health()
+    assert (health.last_success_fire, health.last_success_at) == (
+        T0 + 2 * MINUTE,
+        T0 + 2 * MINUTE + SECOND,
+    )
+    assert health.consecutive_failures == 1  # the failures before the success do not count
+    # Later runs move it on: the newest success among them, the streak after it.
+    finish_all(store, "job", T0 + 4 * MINUTE, RunState.succeeded)
+    finish_all(store, "job", T0 + 5 * MINUTE, RunState.failed)
+    later = ops(store).record_finished(until, report.cursor, until, pause_after=0, limit=100)
+    assert later.scanned == 2
+    [health] = ops(store).list_health()
+    assert (health.last_success_fire, health.consecutive_failures) == (T0 + 4 * MINUTE, 1)
+
+
 # -- overdue -------------------------------------------------------------------------------
 
 

@@ -173,3 +173,26 @@ def test_threads_of_one_process_take_turns_to_write(path: Path) -> None:
     finally:
         holder.close()
         waiter.close()
+
+
+def test_the_finished_runs_page_is_read_from_the_cursor_not_the_history(
+    sqlite_store: SQLiteStore,
+) -> None:
+    """The monitor's page of finished runs is read along the finished_at index from its
+    cursor: with the (state, due_at) index SQLite sorted every finished run of the history
+    for each page (0.8 s a page with 10,000 runs a schedule, under the write lock)."""
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM tw_runs" in statement and "ORDER BY tw_runs.finished_at" in statement:
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plans.append(" | ".join(str(row[-1]) for row in rows))
+
+    event.listen(sqlite_store._engine, "before_cursor_execute", explain)
+    try:
+        sqlite_store.record_finished(T0, (T0 - timedelta(hours=1), 7), T0, pause_after=0, limit=100)
+    finally:
+        event.remove(sqlite_store._engine, "before_cursor_execute", explain)
+    [plan] = plans
+    assert "USING INDEX ix_tw_runs_finished_at (finished_at>? AND finished_at<?)" in plan
+    assert "TEMP B-TREE" not in plan
