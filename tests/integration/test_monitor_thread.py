@@ -24,10 +24,10 @@ def test_a_fire_runs_while_a_monitor_pass_is_still_going(
     in_pass, release = threading.Event(), threading.Event()
     record = Monitor.record
 
-    def slow_record(self: Monitor, now: object) -> None:
+    def slow_record(self: Monitor, now: object, **pages: int) -> bool:
         in_pass.set()
         release.wait(10)  # a pass over many finished runs
-        record(self, now)  # type: ignore[arg-type]
+        return record(self, now, **pages)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Monitor, "record", slow_record)
     tw = make_tw()

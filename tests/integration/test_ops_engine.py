@@ -284,3 +284,38 @@ def test_the_prune_pass_forgets_idempotency_answers_older_than_a_day(
     monitor.prune(clock.now())
     assert tw.stored_response("admin", "POST /x", "old") is None
     assert tw.stored_response("admin", "POST /x", "recent") is not None
+
+
+def test_on_its_own_thread_a_record_pass_goes_a_page_at_a_time(
+    ops_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    """``periodic`` (the monitor's thread) records one page, then asks to be called again
+    after ``page_pause``, so the loop's thread runs between pages; ``run_once`` (the loop
+    stepping it itself) records every page in one go."""
+    tw = ops_tw()
+
+    @tw.task(every="1m")
+    def job() -> None:
+        pass
+
+    tw.sync()
+    for _ in range(5):
+        clock.advance(MINUTE)
+        run_until_idle(tw)
+    clock.advance(timedelta(minutes=1))  # past finish_lag: all five can be recorded
+    settings = MonitorSettings(record_page=2, page_pause=timedelta(milliseconds=7))
+    paced = Monitor(tw.ops_store, settings=settings)
+    now = clock.now()
+    pages = []
+    for _ in range(4):
+        due = paced.periodic(now)
+        assert paced._cursor is not None
+        pages.append((paced._cursor[1], due - now))
+    cursors = [cursor for cursor, _ in pages]
+    assert cursors == sorted(cursors)
+    assert len(set(cursors)) == 3  # pages of 2, 2 and 1 runs
+    assert [wait for _, wait in pages[:2]] == [timedelta(milliseconds=7)] * 2
+    assert pages[2][1] == pages[3][1] == settings.interval  # done: the next pass in 5 s
+    whole = Monitor(tw.ops_store, settings=settings)
+    whole.run_once(now)
+    assert whole._cursor == paced._cursor
