@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,24 +176,42 @@ def test_threads_of_one_process_take_turns_to_write(path: Path) -> None:
         waiter.close()
 
 
+@contextmanager
+def query_plans(store: SQLiteStore, *words: str) -> Iterator[list[str]]:
+    """The plans SQLite chose for the statements run meanwhile that contain ``words``."""
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if all(word in statement for word in words):
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plans.append(" | ".join(str(row[-1]) for row in rows))
+
+    event.listen(store._engine, "before_cursor_execute", explain)
+    try:
+        yield plans
+    finally:
+        event.remove(store._engine, "before_cursor_execute", explain)
+
+
 def test_the_finished_runs_page_is_read_from_the_cursor_not_the_history(
     sqlite_store: SQLiteStore,
 ) -> None:
     """The monitor's page of finished runs is read along the finished_at index from its
     cursor: with the (state, due_at) index SQLite sorted every finished run of the history
     for each page (0.8 s a page with 10,000 runs a schedule, under the write lock)."""
-    plans: list[str] = []
-
-    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if "FROM tw_runs" in statement and "ORDER BY tw_runs.finished_at" in statement:
-            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params)
-            plans.append(" | ".join(str(row[-1]) for row in rows))
-
-    event.listen(sqlite_store._engine, "before_cursor_execute", explain)
-    try:
-        sqlite_store.record_finished(T0, (T0 - timedelta(hours=1), 7), T0, pause_after=0, limit=100)
-    finally:
-        event.remove(sqlite_store._engine, "before_cursor_execute", explain)
+    with query_plans(sqlite_store, "FROM tw_runs", "ORDER BY tw_runs.finished_at") as plans:
+        cursor = (T0 - timedelta(hours=1), 7)
+        sqlite_store.record_finished(T0, cursor, T0, pause_after=0, limit=100)
     [plan] = plans
     assert "USING INDEX ix_tw_runs_finished_at (finished_at>? AND finished_at<?)" in plan
-    assert "TEMP B-TREE" not in plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan
+
+
+def test_a_metrics_scrape_reads_only_the_recent_successes(sqlite_store: SQLiteStore) -> None:
+    """The newest success per schedule comes from the runs finished in the last minutes
+    (the rest from the health rows): SQLite grouped along the unique index and read every
+    run (0.7 s a scrape with a million runs)."""
+    with query_plans(sqlite_store, "max(tw_runs.finished_at)") as plans:
+        sqlite_store.metrics_snapshot(T0)
+    [plan] = plans
+    assert plan.startswith("SEARCH tw_runs USING INDEX ix_tw_runs_finished_at (finished_at>?)")

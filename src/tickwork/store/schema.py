@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     DateTime,
     Dialect,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -111,6 +113,18 @@ _STATES = (
     "'cancelled','skipped','missed','shadowed'"
 )
 WAITING_SQL = "state IN ('queued', 'retrying')"  # runs a claim may start
+
+
+def off_index(column: Column[Any], dialect: str) -> ColumnElement[Any]:
+    """``column`` in a WHERE term the planner must not answer from an index: SQLite's
+    unary ``+`` (its documented way); the column itself elsewhere. SQLite picks the
+    (state, due_at) index for any state filter, which reads the whole history of runs
+    for a term like ``state = 'succeeded'``."""
+    if dialect == "sqlite":
+        return literal_column(f"+{column.table.name}.{column.name}", column.type)
+    return column
+
+
 RunId = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid in SQLite
 
 schedules = Table(

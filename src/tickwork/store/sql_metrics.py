@@ -1,22 +1,30 @@
 """SQL of ``MetricsStore.metrics_snapshot``: a mixin of ``SQLStore`` (shared by both stores).
 
 Every statement is an aggregate over an index the engine already keeps
-(``tw_runs (state, due_at)``, ``(schedule, id)``) or over the small tables (schedules,
-health, workers, kept counts); nothing here locks or writes.
+(``tw_runs (state, due_at)``, ``(schedule_id, state)``, ``finished_at`` for the last minutes
+only) or over the small tables (schedules, health, workers, kept counts); nothing here
+locks or writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, false, func, select
 from sqlalchemy.engine import Connection
 
 from tickwork.model import TERMINAL_STATES, RunState, WorkerInfo
-from tickwork.store.schema import run_counts, runs, schedule_health, schedules, workers
+from tickwork.store.schema import (
+    off_index,
+    run_counts,
+    runs,
+    schedule_health,
+    schedules,
+    workers,
+)
 from tickwork.store.snapshot import ScheduleStatus, SystemSnapshot
 
 __all__ = ["SQLMetricsQueries"]
@@ -24,6 +32,7 @@ __all__ = ["SQLMetricsQueries"]
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
 _UNFINISHED = (RunState.queued, RunState.retrying, RunState.running)
 _WAITING = (RunState.queued.value, RunState.retrying.value)
+RECENT = timedelta(minutes=10)  # finished runs the monitor may not have recorded yet
 
 
 class SQLMetricsQueries:
@@ -43,7 +52,7 @@ class SQLMetricsQueries:
             names = dict(conn.execute(select(schedules.c.id, schedules.c.name)).all())
             finished = _finished(conn, names)
             unfinished, due = _unfinished(conn, now)
-            statuses = tuple(_schedules(conn, names))
+            statuses = tuple(_schedules(conn, names, now))
             found = conn.execute(select(workers).order_by(workers.c.id)).mappings()
             infos = tuple(WorkerInfo(**dict(r)) for r in found)
         return SystemSnapshot(now, finished, unfinished, due, statuses, infos)
@@ -83,13 +92,23 @@ def _unfinished(conn: Connection, now: datetime) -> tuple[dict[RunState, int], i
     return counts, due
 
 
-def _schedules(conn: Connection, names: dict[int, str]) -> Iterator[ScheduleStatus]:
-    # The newest success still in tw_runs, and the one health tracking kept (which
-    # survives pruning); the later of the two counts.
+def _schedules(conn: Connection, names: dict[int, str], now: datetime) -> Iterator[ScheduleStatus]:
+    # The last success health tracking keeps (the monitor records finished runs within
+    # seconds; it survives pruning), and the newest among the runs that finished in the last
+    # RECENT, which the monitor may not have recorded yet; the later of the two counts. Not
+    # the newest in the whole history: that read every succeeded run on every scrape (0.7 s
+    # with a million runs, and the history grows without end).
+    # Both terms off indexes but finished_at's (SQLite grouped along the unique index,
+    # reading every run, rather than sort the few recent ones).
+    dialect = conn.dialect.name
+    schedule_id = off_index(runs.c.schedule_id, dialect)
     newest = (
-        select(runs.c.schedule_id, func.max(runs.c.finished_at).label("at"))
-        .where(runs.c.state == RunState.succeeded.value)
-        .group_by(runs.c.schedule_id)
+        select(schedule_id, func.max(runs.c.finished_at).label("at"))
+        .where(
+            runs.c.finished_at > now - RECENT,
+            off_index(runs.c.state, dialect) == RunState.succeeded.value,
+        )
+        .group_by(schedule_id)
     )
     succeeded = {names[schedule_id]: at for schedule_id, at in conn.execute(newest)}
     stmt = (

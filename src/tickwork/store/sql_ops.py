@@ -18,15 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
-    Column,
-    ColumnElement,
     Select,
     Table,
     and_,
     bindparam,
     delete,
     func,
-    literal_column,
     or_,
     select,
     type_coerce,
@@ -53,6 +50,7 @@ from tickwork.store.ops import (
 from tickwork.store.schema import (
     UTCDateTime,
     alerts,
+    off_index,
     run_counts,
     run_events,
     runs,
@@ -244,7 +242,7 @@ class OpsSQLMixin:
         stmt = (
             select(runs)
             .where(
-                _not_by_index(self, runs.c.state).in_(FINISHED),
+                off_index(runs.c.state, self._engine.dialect.name).in_(FINISHED),
                 runs.c.finished_at.is_not(None),
                 runs.c.finished_at <= until,
             )
@@ -544,14 +542,6 @@ def _active_schedule(conn: Connection, name: str) -> ScheduleRow:
     if found is None:
         raise ScheduleNotFoundError(name)
     return _sql._schedule(found)
-
-
-def _not_by_index(store: _SQLInternals, column: Column[Any]) -> ColumnElement[Any]:
-    """``column`` in a WHERE term the planner must not answer from an index: SQLite's
-    unary ``+`` (its documented way); the column itself elsewhere."""
-    if store._engine.dialect.name == "sqlite":
-        return literal_column(f"+{column.table.name}.{column.name}", column.type)
-    return column
 
 
 def _instant(expr: Any) -> Any:
