@@ -97,9 +97,9 @@ def _schedules(conn: Connection, names: dict[int, str], now: datetime) -> Iterat
     # seconds; it survives pruning), and the newest among the runs that finished in the last
     # RECENT, which the monitor may not have recorded yet; the later of the two counts. Not
     # the newest in the whole history: that read every succeeded run on every scrape (0.7 s
-    # with a million runs, and the history grows without end).
-    # Both terms off indexes but finished_at's (SQLite grouped along the unique index,
-    # reading every run, rather than sort the few recent ones).
+    # with a million runs, and the history grows without end). Only finished_at's term may
+    # use an index: SQLite grouped along the unique index, reading every run, rather than
+    # sort the few recent ones.
     dialect = conn.dialect.name
     schedule_id = off_index(runs.c.schedule_id, dialect)
     newest = (
