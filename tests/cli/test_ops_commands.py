@@ -270,7 +270,7 @@ def test_doctor_all_ok_exits_0(config: Path, app: Tickwork) -> None:
         ["OK", "failing"],
         ["OK", "config"],
     ]
-    assert "schema at the latest revision (0004)" in lines[0]
+    assert "schema at the latest revision (0005)" in lines[0]
 
 
 def test_doctor_names_each_problem_with_its_fix(config: Path, app: Tickwork) -> None:
@@ -306,7 +306,7 @@ def test_doctor_on_an_old_schema_says_upgrade(config: Path, tmp_path: Path) -> N
     engine.dispose()
     result = invoke("doctor", "--config", str(config))
     assert result.exit_code == 1
-    assert "schema at revision 0002, this tickwork needs 0004" in result.stdout
+    assert "schema at revision 0002, this tickwork needs 0005" in result.stdout
     assert "fix: run `tickwork db upgrade`" in result.stdout
 
 

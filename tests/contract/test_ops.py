@@ -400,7 +400,7 @@ def test_prune_batch_is_bounded_and_refuses_bad_input(store: Store) -> None:
 
 
 def test_schema_revision_is_the_head(store: Store) -> None:
-    assert ops(store).schema_revision() == ("0004", "0004")
+    assert ops(store).schema_revision() == ("0005", "0005")
 
 
 def test_now_must_be_aware(store: Store) -> None:

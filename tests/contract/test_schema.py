@@ -32,7 +32,7 @@ def test_upgrade_creates_the_tables_and_records_the_head_revision(store: Store) 
     with _engine(store).connect() as conn:
         tables = set(inspect(conn).get_table_names())
         assert tables == {t.name for t in metadata.sorted_tables} | {migrations.VERSION_TABLE}
-        assert migrations.current_revision(conn) == migrations.head_revision() == "0004"
+        assert migrations.current_revision(conn) == migrations.head_revision() == "0005"
 
 
 def test_upgrade_is_idempotent(store: Store, backend: Backend) -> None:

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import event
 
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
-from tickwork.model import ScheduleRow
+from tickwork.model import RunState, ScheduleRow
 from tickwork.store import open_store
-from tickwork.store.base import FireDecision
+from tickwork.store.base import FireDecision, RunFilter
 from tickwork.store.sqlite import SQLiteStore
 
 from .conftest import T0, add_schedule
@@ -215,3 +215,36 @@ def test_a_metrics_scrape_reads_only_the_recent_successes(sqlite_store: SQLiteSt
         sqlite_store.metrics_snapshot(T0)
     [plan] = plans
     assert plan.startswith("SEARCH tw_runs USING INDEX ix_tw_runs_finished_at (finished_at>?)")
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            RunFilter(schedule="a", states=frozenset({RunState.queued})),
+            "ix_tw_runs_schedule_id_state_id",
+        ),
+        (
+            RunFilter(schedule="a", since=T0, until=T0 + timedelta(hours=1)),
+            "sqlite_autoindex_tw_runs_1",
+        ),
+    ],
+)
+def test_a_schedules_runs_by_state_or_time_are_read_by_its_id(
+    sqlite_store: SQLiteStore, query: RunFilter, index: str
+) -> None:
+    """Filtered by state or by fire time, one schedule's runs are found through an index on
+    its id: the name's (schedule, id) index read its whole history for those filters."""
+    add_schedule(sqlite_store, "a")
+    with query_plans(sqlite_store, "FROM tw_runs", "ORDER BY tw_runs.id DESC") as plans:
+        sqlite_store.list_runs(query)
+    [plan] = plans
+    assert f"SEARCH tw_runs USING INDEX {index} (schedule_id=?" in plan
+
+
+def test_the_runs_of_given_fires_are_read_by_the_unique_index(sqlite_store: SQLiteStore) -> None:
+    add_schedule(sqlite_store, "a")
+    with query_plans(sqlite_store, "FROM tw_runs", "nominal_fire IN") as plans:
+        sqlite_store.runs_at("a", [T0, T0 + timedelta(minutes=1)])
+    [plan] = plans
+    assert "USING INDEX sqlite_autoindex_tw_runs_1 (schedule_id=? AND nominal_fire=?)" in plan

@@ -184,7 +184,7 @@ runs = Table(
         sqlite_where=text(WAITING_SQL),
         postgresql_where=text(WAITING_SQL),
     ),
-    Index(None, "schedule_id", "state"),
+    Index(None, "schedule_id", "state", "id"),
     # Named by hand: the convention would call it ix_tw_runs_schedule_id, read as schedule_id.
     Index("ix_tw_runs_schedule_name_id", "schedule", "id"),
     Index(None, "finished_at"),

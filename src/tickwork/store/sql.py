@@ -888,7 +888,12 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         if query.limit <= 0:
             return []
         stmt = select(runs).order_by(runs.c.id.desc()).limit(query.limit)
-        if query.schedule is not None:
+        if query.schedule is not None and (query.states or query.since or query.until):
+            # By id, so that (schedule_id, state, id) or (schedule_id, nominal_fire) answers
+            # it: the name's (schedule, id) index read the schedule's whole history for a
+            # state or a time range with nothing recent in it.
+            stmt = stmt.where(runs.c.schedule_id == _schedule_id(query.schedule))
+        elif query.schedule is not None:
             stmt = stmt.where(runs.c.schedule == query.schedule)
         if query.states:
             stmt = stmt.where(runs.c.state.in_(_values(query.states)))
@@ -912,8 +917,8 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
     def count_runs(self, schedule: str | None = None) -> dict[RunState, int]:
         """Run counts by state, every state present (zero when none)."""
         stmt = select(runs.c.state, func.count()).group_by(runs.c.state)
-        if schedule is not None:
-            stmt = stmt.where(runs.c.schedule == schedule)
+        if schedule is not None:  # by id: a scan of (schedule_id, state, id) alone
+            stmt = stmt.where(runs.c.schedule_id == _schedule_id(schedule))
         counts = dict.fromkeys(RunState, 0)
         with self._transaction("count runs", write=False) as conn:
             for state, n in conn.execute(stmt):
@@ -1324,6 +1329,12 @@ def _run_values(
         "finished_at": now if terminal else None,
         "error": decision.reason if terminal else None,
     }
+
+
+def _schedule_id(name: str) -> Any:
+    """The id of the schedule named ``name``, as a scalar subquery (names are unique; runs
+    keep the name they ran under, which is their schedule's)."""
+    return select(schedules.c.id).where(schedules.c.name == name).scalar_subquery()
 
 
 def _new_run(run_id: int, values: dict[str, Any], state: RunState) -> Run:

@@ -152,7 +152,8 @@ class OpsSQLMixin:
         with self._transaction("read runs of fires", write=False) as conn:
             for chunk in _sql._chunks(instants):  # type: ignore[arg-type]
                 stmt = select(runs.c.nominal_fire, runs.c.state).where(
-                    runs.c.schedule == name, runs.c.nominal_fire.in_(list(chunk))
+                    runs.c.schedule_id == _sql._schedule_id(name),  # the unique index
+                    runs.c.nominal_fire.in_(list(chunk)),
                 )
                 for nominal, state in conn.execute(stmt):
                     found[nominal] = RunState(state)
