@@ -248,3 +248,12 @@ def test_the_runs_of_given_fires_are_read_by_the_unique_index(sqlite_store: SQLi
         sqlite_store.runs_at("a", [T0, T0 + timedelta(minutes=1)])
     [plan] = plans
     assert "USING INDEX sqlite_autoindex_tw_runs_1 (schedule_id=? AND nominal_fire=?)" in plan
+
+
+def test_runs_by_state_are_read_newest_first_from_an_index(sqlite_store: SQLiteStore) -> None:
+    """Every schedule's runs in one state, newest first: the (state, id) index in order, not
+    every run in that state read through (state, due_at) and sorted."""
+    with query_plans(sqlite_store, "FROM tw_runs", "ORDER BY tw_runs.id DESC") as plans:
+        sqlite_store.list_runs(RunFilter(states=frozenset({RunState.succeeded})))
+    [plan] = plans
+    assert plan == "SEARCH tw_runs USING INDEX ix_tw_runs_state_id (state=?)"

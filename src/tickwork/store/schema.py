@@ -185,6 +185,7 @@ runs = Table(
         postgresql_where=text(WAITING_SQL),
     ),
     Index(None, "schedule_id", "state", "id"),
+    Index(None, "state", "id"),  # listings by state, newest first
     # Named by hand: the convention would call it ix_tw_runs_schedule_id, read as schedule_id.
     Index("ix_tw_runs_schedule_name_id", "schedule", "id"),
     Index(None, "finished_at"),

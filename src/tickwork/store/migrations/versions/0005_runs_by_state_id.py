@@ -1,5 +1,5 @@
-"""The (schedule_id, state) index of runs gains the run id: a schedule's runs in some states,
-newest first, are read from the index in order.
+"""Run listings by state read from an index in id order: the (schedule_id, state) index of
+runs gains the run id, and a (state, id) index is added.
 
 Revision ID: 0005
 Revises: 0004
@@ -26,8 +26,13 @@ def upgrade() -> None:
     # per-schedule counts of /metrics) it serves as well.
     op.create_index("ix_tw_runs_schedule_id_state_id", "tw_runs", ["schedule_id", "state", "id"])
     op.drop_index("ix_tw_runs_schedule_id_state", table_name="tw_runs")
+    # The same for every schedule (`tickwork runs --status failed`, /api/v1/runs?state=...,
+    # the dashboard's list of failures): SQLite read every run in the state through
+    # (state, due_at) and sorted them, 1.4 s with two million runs.
+    op.create_index("ix_tw_runs_state_id", "tw_runs", ["state", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tw_runs_state_id", table_name="tw_runs")
     op.create_index("ix_tw_runs_schedule_id_state", "tw_runs", ["schedule_id", "state"])
     op.drop_index("ix_tw_runs_schedule_id_state_id", table_name="tw_runs")
