@@ -61,7 +61,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.model import RunState
-from tickwork.store.schema import NAIVE_INSTANT, UTCDateTime, run_events, runs
+from tickwork.store.schema import (
+    EVENT_COLUMNS,
+    NAIVE_INSTANT,
+    NEW_RUN_COLUMNS,
+    UTCDateTime,
+    run_events,
+    runs,
+)
 from tickwork.store.sql import _START_RUNS, BULK_EVENTS, _retried
 from tickwork.store.sql_api import APISQLMixin
 from tickwork.store.sql_finish import _FINISH, FinishingSQLStore
@@ -139,7 +146,7 @@ class PostgresStore(APISQLMixin, FinishingSQLStore):
         # The rows as one JSON parameter (``_RUNS_FROM_JSON``), not a multi-row VALUES.
         created: dict[tuple[int, datetime], int] = {}
         if rows:
-            found = conn.execute(_RUNS_FROM_JSON, {"rows": _json_rows(rows, _RUN_COLUMNS)})
+            found = conn.execute(_RUNS_FROM_JSON, {"rows": _json_rows(rows, NEW_RUN_COLUMNS)})
             for run_id, schedule_id, nominal in found:
                 created[(int(schedule_id), nominal)] = int(run_id)
         return created
@@ -382,30 +389,16 @@ def _recordset(table: Table, columns: Sequence[str]) -> Any:
     )
 
 
-_RUN_COLUMNS = (
-    "schedule_id",
-    "schedule",
-    "nominal_fire",
-    "due_at",
-    "state",
-    "attempt",
-    "max_attempts",
-    "kind",
-    "created_at",
-    "finished_at",
-    "error",
-)
-_RUN_ROWS = _recordset(runs, _RUN_COLUMNS)
+_RUN_ROWS = _recordset(runs, NEW_RUN_COLUMNS)
 _RUNS_FROM_JSON = (
     postgresql_insert(runs)
-    .from_select(list(_RUN_COLUMNS), select(*(_RUN_ROWS.c[name] for name in _RUN_COLUMNS)))
+    .from_select(list(NEW_RUN_COLUMNS), select(*(_RUN_ROWS.c[name] for name in NEW_RUN_COLUMNS)))
     .on_conflict_do_nothing(index_elements=["schedule_id", "nominal_fire"])
     .returning(runs.c.id, runs.c.schedule_id, runs.c.nominal_fire)
 )
-_EVENT_COLUMNS = ("run_id", "at", "event", "state", "attempt", "detail")
-_EVENT_ROWS = _recordset(run_events, _EVENT_COLUMNS)
+_EVENT_ROWS = _recordset(run_events, EVENT_COLUMNS)
 _EVENTS_FROM_JSON = postgresql_insert(run_events).from_select(
-    list(_EVENT_COLUMNS), select(*(_EVENT_ROWS.c[name] for name in _EVENT_COLUMNS))
+    list(EVENT_COLUMNS), select(*(_EVENT_ROWS.c[name] for name in EVENT_COLUMNS))
 )
 
 
@@ -427,7 +420,7 @@ def _json_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[d
 
 
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    conn.execute(_EVENTS_FROM_JSON, {"rows": _json_rows(rows, _EVENT_COLUMNS)})
+    conn.execute(_EVENTS_FROM_JSON, {"rows": _json_rows(rows, EVENT_COLUMNS)})
 
 
 BULK_EVENTS["postgresql"] = _insert_events

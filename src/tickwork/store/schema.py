@@ -191,6 +191,23 @@ runs = Table(
     Index(None, "finished_at"),
 )
 
+# The columns a new run is inserted with (``sql._run_values``) and those of a run event
+# (``sql._EventLog``): what the dialects' bulk statements send for each row.
+NEW_RUN_COLUMNS = (
+    "schedule_id",
+    "schedule",
+    "nominal_fire",
+    "due_at",
+    "state",
+    "attempt",
+    "max_attempts",
+    "kind",
+    "created_at",
+    "finished_at",
+    "error",
+)
+EVENT_COLUMNS = ("run_id", "at", "event", "state", "attempt", "detail")
+
 run_events = Table(
     "tw_run_events",
     metadata,

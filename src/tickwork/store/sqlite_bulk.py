@@ -21,7 +21,14 @@ from sqlalchemy import Text, bindparam, func, select, true, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from tickwork.store.schema import run_events, runs, schedules, sqlite_instant
+from tickwork.store.schema import (
+    EVENT_COLUMNS,
+    NEW_RUN_COLUMNS,
+    run_events,
+    runs,
+    schedules,
+    sqlite_instant,
+)
 
 __all__ = ["advance_schedules", "insert_events", "insert_runs"]
 
@@ -61,25 +68,12 @@ def _encode(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str | Non
         return None
 
 
-_RUN_COLUMNS = (
-    "schedule_id",
-    "schedule",
-    "nominal_fire",
-    "due_at",
-    "state",
-    "attempt",
-    "max_attempts",
-    "kind",
-    "created_at",
-    "finished_at",
-    "error",
-)
-_RUN_ROWS = _rows(_RUN_COLUMNS)
+_RUN_ROWS = _rows(NEW_RUN_COLUMNS)
 # ``WHERE true``: an INSERT ... SELECT with an upsert clause needs a WHERE, or SQLite reads
 # ON CONFLICT as a join constraint (its documented parsing ambiguity).
 _INSERT_RUNS = (
     sqlite_insert(runs)
-    .from_select(list(_RUN_COLUMNS), select(_RUN_ROWS).where(true()))
+    .from_select(list(NEW_RUN_COLUMNS), select(_RUN_ROWS).where(true()))
     .on_conflict_do_nothing(index_elements=["schedule_id", "nominal_fire"])
     .returning(runs.c.id, runs.c.schedule_id, runs.c.nominal_fire)
 )
@@ -98,7 +92,7 @@ def insert_runs(
     created: dict[tuple[int, datetime], int] = {}
     if not rows:
         return created
-    encoded = _encode(rows, _RUN_COLUMNS)
+    encoded = _encode(rows, NEW_RUN_COLUMNS)
     if encoded is None:
         found = conn.execute(_PLAIN_INSERT_RUNS, list(rows))
     else:
@@ -108,14 +102,13 @@ def insert_runs(
     return created
 
 
-_EVENT_COLUMNS = ("run_id", "at", "event", "state", "attempt", "detail")
-_EVENT_ROWS = _rows(_EVENT_COLUMNS)
-_INSERT_EVENTS = run_events.insert().from_select(list(_EVENT_COLUMNS), select(_EVENT_ROWS))
+_EVENT_ROWS = _rows(EVENT_COLUMNS)
+_INSERT_EVENTS = run_events.insert().from_select(list(EVENT_COLUMNS), select(_EVENT_ROWS))
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Run events in one statement (``BULK_EVENTS``)."""
-    encoded = _encode(rows, _EVENT_COLUMNS)
+    encoded = _encode(rows, EVENT_COLUMNS)
     if encoded is None:
         conn.execute(run_events.insert(), rows)
     else:
