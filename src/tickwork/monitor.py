@@ -21,17 +21,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from tickwork import events
 from tickwork.errors import InvalidSpecError, StoreUnavailableError
 from tickwork.metrics import Metrics
 from tickwork.model import ScheduleRow
 from tickwork.policies.overdue import decide_overdue
-from tickwork.spec import ScheduleSpec
+from tickwork.spec import PlanSpec, trigger_of
 from tickwork.store.api_base import APIStore
 from tickwork.store.ops import Alert, FinishedCursor, OperationsStore
-from tickwork.triggers import Trigger
 
 __all__ = ["Monitor", "MonitorSettings"]
 
@@ -63,11 +61,6 @@ class MonitorSettings:
     page_pause: timedelta = timedelta(milliseconds=10)
 
 
-@lru_cache(maxsize=8192)
-def _trigger(spec: ScheduleSpec, anchor: datetime) -> Trigger:
-    return spec.trigger(anchor)
-
-
 def overdue_verdict(
     row: ScheduleRow, last_success: datetime | None, now: datetime
 ) -> tuple[datetime, datetime] | None:
@@ -75,8 +68,8 @@ def overdue_verdict(
     when it was defined, changed or resumed (``updated_at``) when that is later; the grace
     is its ``overdue_after`` (else the default from its period) plus its jitter."""
     try:
-        spec = ScheduleSpec.from_stored(row.spec)
-        trigger = _trigger(spec, row.anchor)
+        spec = PlanSpec.from_stored(row.spec)
+        trigger = trigger_of(spec, row.anchor)
     except InvalidSpecError:
         return None  # the scheduler logs schedules it cannot evaluate
     start = max(t for t in (last_success, row.updated_at) if t is not None)

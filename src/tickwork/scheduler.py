@@ -9,34 +9,28 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from tickwork import events
 from tickwork.errors import InvalidSpecError
 from tickwork.model import ScheduleRow
 from tickwork.policies.catchup import plan_catchup
-from tickwork.spec import ScheduleSpec
+from tickwork.spec import PlanSpec, ScheduleSpec, trigger_of
 from tickwork.store.base import EnqueueResult, FireDecision, Store
-from tickwork.triggers import Trigger, fires_through, jittered
+from tickwork.triggers import fires_through, jittered
 
 __all__ = ["Scheduler", "first_fire"]
 
 log = logging.getLogger("tickwork.scheduler")
 
 
-@lru_cache(maxsize=8192)
-def _trigger(spec: ScheduleSpec, anchor: datetime) -> Trigger:
-    return spec.trigger(anchor)
-
-
-def first_fire(spec: ScheduleSpec, anchor: datetime, now: datetime) -> datetime | None:
+def first_fire(spec: ScheduleSpec | PlanSpec, anchor: datetime, now: datetime) -> datetime | None:
     """The first nominal fire of a new or changed schedule: the first strictly after ``now``.
     (An interval anchored at its creation first fires one period later, as in APScheduler;
     one anchored at a future ``start_at`` fires at ``start_at``.) A one-off ``at`` that passed
     at most ``misfire_grace`` ago still fires: defining it "now" must not lose it."""
     if spec.at is not None:
-        return _trigger(spec, anchor).next_after(now - spec.misfire_grace)
-    return _trigger(spec, anchor).next_after(now)
+        return trigger_of(spec, anchor).next_after(now - spec.misfire_grace)
+    return trigger_of(spec, anchor).next_after(now)
 
 
 class Scheduler:
@@ -101,8 +95,8 @@ class Scheduler:
         """Fires in [next_fire_at, now] (at most ``max_fires``), split by the catch-up policy;
         a paused schedule records them as skipped."""
         try:
-            spec = ScheduleSpec.from_stored(row.spec)
-            trigger = _trigger(spec, row.anchor)
+            spec = PlanSpec.from_stored(row.spec)
+            trigger = trigger_of(spec, row.anchor)
         except InvalidSpecError as err:  # e.g. a zone gone from the tz database
             log.error(
                 "schedule %s cannot be evaluated: %s",
@@ -135,6 +129,6 @@ class Scheduler:
             miss=plan.miss,
             next_fire_at=nxt,
             last_fire_at=last,
-            max_attempts=spec.retry.max_attempts,
+            max_attempts=spec.max_attempts,
             reason=f"missed: no scheduler ran at this fire time (catchup = {spec.catchup.value})",
         )

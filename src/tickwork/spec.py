@@ -26,7 +26,9 @@ from tickwork.zones import load_zone, parse_instant
 __all__ = [
     "KEYS",
     "AttemptSpec",
+    "PlanSpec",
     "ScheduleSpec",
+    "trigger_of",
     "trigger_text",
     "validate_schedule",
     "validate_schedules",
@@ -300,7 +302,7 @@ class ScheduleSpec:
     def from_stored(stored: Mapping[str, Any]) -> ScheduleSpec:
         return _parse(_freeze(stored))
 
-    def trigger(self, anchor: datetime) -> Trigger:
+    def trigger(self, anchor: datetime | None) -> Trigger:
         return build_trigger(
             cron=self.cron,
             every=self.every,
@@ -341,6 +343,109 @@ class AttemptSpec:
             timeout=None if timeout is None else parse_duration(timeout, "timeout"),
             isolated=bool(stored.get("isolated", DEFAULTS["isolated"])),
         )
+
+
+# The stored keys ``PlanSpec`` reads, in the order ``_parse_plan`` takes their values.
+PLAN_KEYS = (
+    "cron",
+    "every",
+    "at",
+    "tz",
+    "start_at",
+    "end_at",
+    "retries",
+    "catchup",
+    "catchup_window",
+    "catchup_limit",
+    "misfire_grace",
+    "jitter",
+    "overdue_after",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSpec:
+    """What the scheduler and the monitor read of a stored schedule at each pass: its
+    trigger, catch-up and overdue settings, jitter and attempts. The same values as those
+    fields of ``ScheduleSpec``, parsed once per distinct set of these keys rather than per
+    schedule (the name, task and command are not among them): ``ScheduleSpec``'s cache holds
+    a few thousand schedules, and a pass over more distinct names parsed each one again
+    (about 40 µs a schedule); a million per-tenant schedules of a few shapes share a few."""
+
+    cron: str | None
+    every: str | None
+    at: str | None
+    tz: ZoneInfo
+    start_at: datetime | None
+    end_at: datetime | None
+    max_attempts: int
+    catchup: CatchupPolicy
+    catchup_window: timedelta | None
+    catchup_limit: int
+    misfire_grace: timedelta
+    jitter: timedelta
+    overdue_after: timedelta | None
+
+    @staticmethod
+    def from_stored(stored: Mapping[str, Any]) -> PlanSpec:
+        return _parse_plan(tuple(stored.get(key, _ABSENT) for key in PLAN_KEYS))
+
+    def trigger(self, anchor: datetime | None) -> Trigger:
+        """The trigger; ``anchor`` matters to an interval only (``every``)."""
+        return build_trigger(
+            cron=self.cron,
+            every=self.every,
+            at=self.at,
+            tz=self.tz,
+            anchor=anchor,
+            start_at=self.start_at,
+            end_at=self.end_at,
+        )
+
+
+def trigger_of(spec: ScheduleSpec | PlanSpec, anchor: datetime) -> Trigger:
+    """``spec.trigger(anchor)``, kept. Only an interval reads its anchor: the schedules of
+    one cron or one-off definition share one trigger (and its caches) whatever their
+    anchors."""
+    return _built_trigger(spec, anchor if spec.every is not None else None)
+
+
+@lru_cache(maxsize=8192)
+def _built_trigger(spec: ScheduleSpec | PlanSpec, anchor: datetime | None) -> Trigger:
+    return spec.trigger(anchor)
+
+
+_ABSENT = object()  # a key the stored mapping does not have (its default applies)
+
+
+@lru_cache(maxsize=4096)
+def _parse_plan(values: tuple[Any, ...]) -> PlanSpec:
+    # As ``_parse`` reads these keys: the defaults, then what is stored.
+    m = {**DEFAULTS, **{k: v for k, v in zip(PLAN_KEYS, values, strict=True) if v is not _ABSENT}}
+
+    def duration(key: str) -> timedelta | None:
+        value = m.get(key)
+        return None if value is None else parse_duration(value, key)
+
+    def instant(key: str) -> datetime | None:
+        value = m.get(key)
+        return None if value is None else parse_instant(value, key)
+
+    return PlanSpec(
+        cron=m.get("cron"),
+        every=m.get("every"),
+        at=m.get("at"),
+        tz=load_zone(m.get("tz") or "UTC"),
+        start_at=instant("start_at"),
+        end_at=instant("end_at"),
+        max_attempts=int(m["retries"]) + 1,
+        catchup=CatchupPolicy(m["catchup"]),
+        catchup_window=duration("catchup_window"),
+        catchup_limit=int(m["catchup_limit"]),
+        misfire_grace=duration("misfire_grace") or timedelta(0),
+        jitter=duration("jitter") or timedelta(0),
+        overdue_after=duration("overdue_after"),
+    )
 
 
 def _freeze(stored: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
