@@ -478,8 +478,13 @@ class Tickwork(APIOperations, Revisions):
             },
         )
         store = self.store
-        # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback.
-        unlisten = store.listen(engine.wake) if isinstance(store, ListeningStore) else None
+        # Woken when any process enqueues runs (PostgreSQL); polling stays the fallback. A
+        # scheduler alone has nothing to claim: woken, it would only read the store again
+        # just as the workers start claiming what it enqueued.
+        unlisten = None
+        if worker and isinstance(store, ListeningStore):
+            unlisten = store.listen(engine.wake)
+        engine.runs_announced = unlisten is not None
         # Alerts go out from a thread of their own: a slow receiver never holds the loop.
         sender = self.alert_sender() if scheduler else None
         if sender is not None:
@@ -489,6 +494,7 @@ class Tickwork(APIOperations, Revisions):
         finally:
             if unlisten is not None:
                 unlisten()
+                engine.runs_announced = False
             if sender is not None:
                 sender.stop()
             self._drain()

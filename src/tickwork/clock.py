@@ -44,11 +44,14 @@ class DatabaseClock:
     ``read`` returns the server's instant (one round trip). It is read at the first
     ``now()`` and again every ``refresh``; in between ``now()`` is the last reading plus the
     time elapsed on this host's monotonic clock, so neither a skewed nor a stepped host
-    clock shows through. The reading is taken as of the end of its round trip: ``now()`` is
+    clock shows through. A reading is taken as of the end of its round trip: ``now()`` is
     never ahead of the server's clock (a fire never starts early by it), and behind it by at
-    most one round trip. (Taken as the middle, a trip slowed before the server answered, a
+    most that round trip. (Taken as the middle, a trip slowed before the server answered, a
     thread waiting for the GIL, put the clock ahead by half the delay, and a second's fires
-    of 50 schedules started early.) ``now()`` never goes backwards. A thread asking before
+    of 50 schedules started early.) Each measurement reads the server ``samples`` times and
+    keeps the reading furthest ahead, which is still never ahead: one trip slowed on its way
+    back (a busy host) would otherwise hold every process's fires that much late until the
+    next ``refresh``. ``now()`` never goes backwards. A thread asking before
     the first reading waits for the one being taken; when ``read`` fails (database
     unreachable) the last reading keeps being followed, a new one is tried at most once a
     second, and before any reading succeeded the host clock stands in.
@@ -59,11 +62,15 @@ class DatabaseClock:
         read: Callable[[], datetime],
         *,
         refresh: timedelta = timedelta(seconds=15),
+        samples: int = 3,
         monotonic: Callable[[], float] = time.monotonic,
         fallback: Clock | None = None,
     ) -> None:
+        if samples < 1:
+            raise ValueError(f"a measurement needs at least one reading, got {samples}")
         self._read = read
         self._refresh = refresh.total_seconds()
+        self._samples = samples
         self._monotonic = monotonic
         self._fallback = fallback or SystemClock()
         self._lock = threading.Lock()  # guards _base and _last
@@ -108,16 +115,26 @@ class DatabaseClock:
         try:
             if self._monotonic() < self._next_read:  # read (or tried) while this one waited
                 return
-            try:
-                server = self._read()
-            except StoreUnavailableError as err:
+            best: tuple[datetime, float] | None = None
+            for _ in range(self._samples):
+                try:
+                    server = self._read()
+                except StoreUnavailableError as err:
+                    log.debug("database clock not read: %s", err)
+                    break
+                after = self._monotonic()
+                # Each reading is a lower bound of the server's clock at ``after``: the
+                # highest of them (the server instant at monotonic 0) is the closest.
+                if best is None or server - timedelta(seconds=after) > best[0] - timedelta(
+                    seconds=best[1]
+                ):
+                    best = (server.astimezone(UTC), after)
+            if best is None:
                 self._next_read = self._monotonic() + min(1.0, self._refresh)
-                log.debug("database clock not read: %s", err)
                 return
-            after = self._monotonic()
             with self._lock:
-                self._base = (server.astimezone(UTC), after)
-            self._next_read = after + self._refresh
+                self._base = best
+            self._next_read = best[1] + self._refresh
         finally:
             self._measuring.release()
 

@@ -59,6 +59,9 @@ class Engine:
         self._outage_since: datetime | None = None
         self.last_iteration: datetime | None = None
         self._monitor_thread: threading.Thread | None = None
+        # Whether the store wakes this engine (``wake``) when any process enqueues runs
+        # (PostgreSQL's NOTIFY): set by whoever subscribes it.
+        self.runs_announced = False
 
     def wake(self) -> None:
         """Look again now: something changed (a run triggered, a schedule changed, the
@@ -110,7 +113,15 @@ class Engine:
         deferred = self.worker.claim_deferred_until if self.worker is not None else None
         # A deferred claim looks again within CLAIM_COALESCE anyway: no need to ask the
         # store when the next fire is (a query) for a wait that short.
-        wakeup = self.store.next_wakeup(now) if deferred is None else None
+        wakeup = None
+        if deferred is None:
+            # The fires are the scheduler's to look at; a worker alone looks at them too
+            # (to claim soon after another process enqueues them), unless the store
+            # announces new runs: then every worker waking at each fire would only compete
+            # for the CPU with the scheduler that is enqueueing them.
+            fires = self.scheduler is not None or not self.runs_announced
+            runs = self.worker is not None
+            wakeup = self.store.next_wakeup(now, fires=fires, runs=runs)
         for candidate in (self._next_heartbeat, self._next_reap, deferred, wakeup):
             if candidate is not None and now < candidate < deadline:
                 deadline = candidate

@@ -291,6 +291,20 @@ def test_next_wakeup_is_the_earliest_next_fire_or_waiting_due(store: Store) -> N
     assert claimed.run.schedule == "soon"
 
 
+def test_next_wakeup_asked_for_fires_or_runs_alone_leaves_the_other_out(store: Store) -> None:
+    add_schedule(store, "soon", next_fire_at=T0 + 10 * MINUTE)
+    add_schedule(store, "later", next_fire_at=T0 + 30 * MINUTE)
+    store.enqueue_due(T0 + 10 * MINUTE, 10, minutely)  # a queued run due T0+10m; next T0+11m
+    store.trigger("later", T0 + 5 * MINUTE)  # a queued run due T0+5m
+    assert store.next_wakeup(T0) == T0 + 5 * MINUTE
+    assert store.next_wakeup(T0, fires=False) == T0 + 5 * MINUTE  # a worker's wake-up
+    assert store.next_wakeup(T0, runs=False) == T0 + 11 * MINUTE  # a scheduler's
+    assert store.next_wakeup(T0, fires=False, runs=False) is None
+    assert len(store.claim("w1", T0 + 10 * MINUTE, LEASE, 10)) == 2
+    assert store.next_wakeup(T0, fires=False) is None  # no waiting run left
+    assert store.next_wakeup(T0, runs=False) == T0 + 11 * MINUTE
+
+
 def test_a_pass_stops_before_the_fire_limit_and_leaves_the_rest_due(store: Store) -> None:
     for name in ("a", "b", "c"):  # five minutely fires due each, T0 - 4 min .. T0
         add_schedule(store, name, next_fire_at=T0 - 4 * MINUTE)

@@ -79,6 +79,23 @@ def test_a_run_triggered_elsewhere_starts_at_once_not_at_the_next_poll(
     assert [r.state for r in runs_of(tw, "ping")] == [RunState.succeeded]
 
 
+def test_a_scheduler_alone_does_not_listen_for_runs(
+    postgres_url: str, made: list[Tickwork]
+) -> None:
+    """Woken by every NOTIFY, it would read the store again just as the workers start
+    claiming the runs it enqueued; it has nothing to claim."""
+    tw = Tickwork(config=Settings(database_url=postgres_url))
+    made.append(tw)
+    engine = tw.engine(worker=False)
+    tw.start(worker=False)
+    try:
+        _wait(lambda: engine.last_iteration is not None, "the loop to run")
+        assert getattr(tw.store, "_listeners", None) == set()
+        assert not engine.runs_announced
+    finally:
+        tw.stop()
+
+
 def _listening(tw: Tickwork) -> bool:
     listeners = getattr(tw.store, "_listeners", set())
     return any(listener.backend_pid is not None for listener in listeners)

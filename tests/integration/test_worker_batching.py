@@ -306,3 +306,23 @@ def test_with_every_slot_busy_skip_decisions_are_taken_when_runs_come_due(
     finally:
         gate.set()
     assert worker.wait_idle(10)
+
+
+def test_a_worker_alone_wakes_at_the_fires_only_when_runs_are_not_announced(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    tw = make_tw()
+    tw.tasks.register("noop", lambda: None)
+    tw.add_schedule(name="minutely", every="1m", task="noop")
+    tw.sync()
+    worker_only = tw.engine(scheduler=False)
+    poll = worker_only.settings.poll_interval
+    assert poll > timedelta(milliseconds=300)
+    clock.advance(MINUTE - timedelta(milliseconds=300))
+    now = clock.now()
+    # Polling for runs another process enqueues: look again at the next fire.
+    assert worker_only.next_deadline(now) == T0 + MINUTE
+    # Woken by the store when runs come (PostgreSQL's NOTIFY): not at every fire, where a
+    # scheduler elsewhere is busy enqueueing them.
+    worker_only.runs_announced = True
+    assert worker_only.next_deadline(now) == now + poll

@@ -153,9 +153,13 @@ class Store(Protocol):
     def trigger(self, name: str, now: datetime, *, kind: str = "manual") -> Run:
         """A run of ``name`` due now, outside its trigger (nominal fire = ``now``)."""
 
-    def next_wakeup(self, now: datetime) -> datetime | None:
-        """The earliest instant at which ``enqueue_due`` or ``claim`` has work: the smallest
-        ``next_fire_at`` of an active schedule or ``due_at`` of a waiting run."""
+    def next_wakeup(
+        self, now: datetime, *, fires: bool = True, runs: bool = True
+    ) -> datetime | None:
+        """The earliest instant at which ``enqueue_due`` (``fires``: the smallest
+        ``next_fire_at`` of an active schedule) or ``claim`` (``runs``: the smallest
+        ``due_at`` of a waiting run) has work; None when neither has any (or neither is
+        asked for)."""
 
     # -- runs ----------------------------------------------------------------------------
 

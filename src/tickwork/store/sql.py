@@ -601,28 +601,20 @@ class SQLStore(SQLMetricsQueries, SQLRevisions, OpsSQLMixin, ABC):
         return self._runs_by_id(conn, [run_id])[0]
 
     @_retried
-    def next_wakeup(self, now: datetime) -> datetime | None:
+    def next_wakeup(
+        self, now: datetime, *, fires: bool = True, runs: bool = True
+    ) -> datetime | None:
         """The smallest ``next_fire_at`` of a non-retired schedule (paused ones included:
-        their fires are recorded) or ``due_at`` of a queued or retrying run. It can lie in
-        the past: a due run that waits behind a running one keeps it there."""
+        their fires are recorded; with ``fires``) and ``due_at`` of a queued or retrying run
+        (with ``runs``). It can lie in the past: a due run that waits behind a running one
+        keeps it there."""
         _aware(now, "now")
-        first_fire = (
-            select(func.min(schedules.c.next_fire_at))
-            .where(schedules.c.retired.is_(False))
-            .scalar_subquery()
-        )
-        first_due = (
-            select(func.min(runs.c.due_at))
-            .where(runs.c.state.in_(_values(WAITING_STATES)))
-            .scalar_subquery()
-        )
+        asked = [stmt for stmt, wanted in ((_FIRST_FIRE, fires), (_FIRST_DUE, runs)) if wanted]
+        if not asked:
+            return None
         with self._transaction("compute the next wake-up", write=False) as conn:
-            fire, due = conn.execute(
-                select(
-                    type_coerce(first_fire, UTCDateTime()), type_coerce(first_due, UTCDateTime())
-                )
-            ).one()
-        candidates = [t for t in (fire, due) if t is not None]
+            found = conn.execute(select(*(stmt.scalar_subquery() for stmt in asked))).one()
+        candidates = [t for t in found if t is not None]
         return min(candidates) if candidates else None
 
     # -- runs: claim ---------------------------------------------------------------------
@@ -1426,6 +1418,9 @@ _SIZE: BindParameter[int] = bindparam("size", type_=Integer())
 _SEEN: BindParameter[Any] = bindparam("seen", expanding=True)
 _FIRST_FIRE = select(type_coerce(func.min(schedules.c.next_fire_at), UTCDateTime())).where(
     schedules.c.retired.is_(False)
+)
+_FIRST_DUE = select(type_coerce(func.min(runs.c.due_at), UTCDateTime())).where(
+    runs.c.state.in_(_values(WAITING_STATES))
 )
 _ANY_DUE_RUN = select(runs.c.id).where(_WAITING, runs.c.due_at <= _NOW).limit(1)
 _ANY_DUE_SKIPPABLE = _due_schedules(_NOW, None, may_skip_only=True).limit(1)
