@@ -363,14 +363,16 @@ PLAN_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlanSpec:
     """What the scheduler and the monitor read of a stored schedule at each pass: its
     trigger, catch-up and overdue settings, jitter and attempts. The same values as those
     fields of ``ScheduleSpec``, parsed once per distinct set of these keys rather than per
     schedule (the name, task and command are not among them): ``ScheduleSpec``'s cache holds
     a few thousand schedules, and a pass over more distinct names parsed each one again
-    (about 40 µs a schedule); a million per-tenant schedules of a few shapes share a few."""
+    (about 40 µs a schedule); a million per-tenant schedules of a few shapes share a few.
+    Compared and hashed by identity: it keys the trigger cache (``trigger_of``) for every
+    schedule at every pass, and the parse cache gives equal definitions one object."""
 
     cron: str | None
     every: str | None

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tickwork.app import Tickwork
 from tickwork.testing import FakeClock
@@ -20,6 +23,7 @@ from tickwork.tokens import (
 )
 from tickwork.trigger_views import UPCOMING_KEPT, trigger_view
 from tickwork.triggers import CronTrigger, fires
+from tickwork.triggers.cron import _MEMO_SIZE
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -104,3 +108,25 @@ def test_upcoming_fires_are_kept_per_first_fire_and_equal_a_fresh_computation() 
     for day in range(UPCOMING_KEPT + 2):  # bounded: older answers are dropped, not piled up
         view.upcoming(first + timedelta(days=day), 2)
     assert len(view._upcoming) <= UPCOMING_KEPT
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=400 * 86400), min_size=1, max_size=300))
+def test_a_cron_trigger_shared_by_schedules_remembers_answers_never_wrong_ones(
+    offsets: list[int],
+) -> None:
+    """Every schedule of one definition asks the one trigger (``spec.trigger_of``); each
+    question asked twice, past the memory's bound, gets what a trigger that remembers
+    nothing answers."""
+    shared = _BERLIN_WEEKDAYS
+    reference = CronTrigger("*/7 1-3 * * 1-5", ZoneInfo("Europe/Berlin"))
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for offset in offsets + offsets:
+        at = base + timedelta(seconds=offset)
+        reference._memo.clear()
+        assert shared.next_after(at) == reference.next_after(at)
+        assert len(shared._memo) <= _MEMO_SIZE
+
+
+# Across hypothesis examples: a trigger kept as the scheduler keeps one (DST days included).
+_BERLIN_WEEKDAYS = CronTrigger("*/7 1-3 * * 1-5", ZoneInfo("Europe/Berlin"))

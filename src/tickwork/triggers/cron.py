@@ -32,6 +32,7 @@ _CYCLE_YEARS = 400
 # no UTC offset change exceeds a day; this window around a day therefore holds at most one
 # transition, and every transition that can move that day's wall times.
 _WINDOW = 25 * 3600
+_MEMO_SIZE = 256  # searches a trigger remembers (CronTrigger._next_second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +47,16 @@ class _DayShape:
 class CronTrigger:
     """Fire instants of a cron expression evaluated on the wall clock of ``tz``."""
 
-    __slots__ = ("expr", "tz")
+    __slots__ = ("_memo", "expr", "tz")
 
     def __init__(self, expression: str | CronExpr, tz: tzinfo = UTC) -> None:
         # parse_cron refuses what is not text with an InvalidSpecError (cron=15 in a config).
         self.expr = expression if isinstance(expression, CronExpr) else parse_cron(expression)
         self.tz = tz
+        # The last searches' answers: the schedules of one definition share this trigger
+        # (``spec.trigger_of``), and a scheduler pass asks it the same question for each
+        # of them (200 schedules of "* * * * * *" due at one second: one search, not 400).
+        self._memo: dict[int, int | None] = {}
         if not self._ever_matches():
             raise InvalidSpecError(
                 "cron",
@@ -117,6 +122,16 @@ class CronTrigger:
         )
 
     def _next_second(self, earliest: int) -> int | None:
+        """The first fire instant >= ``earliest`` (POSIX seconds), remembered."""
+        memo = self._memo
+        if earliest in memo:
+            return memo[earliest]
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()  # (another thread may be reading it: a miss, never a wrong answer)
+        found = memo[earliest] = self._search(earliest)
+        return found
+
+    def _search(self, earliest: int) -> int | None:
         """The first fire instant >= ``earliest`` (POSIX seconds)."""
         try:
             wall = earliest + _offset(self.tz, earliest)
