@@ -25,7 +25,7 @@ from tickwork.spec import validate_schedule
 from tickwork.store import open_store
 
 DUE = 100
-TICKS = 5
+TICKS = 10  # 10 x 100 due: every schedule of the 10^3 store due once
 RSS_TARGET_MB = 200.0
 SIZES = (1_000, 1_000_000)
 FAR = datetime(2099, 1, 1, tzinfo=UTC)
