@@ -6,7 +6,7 @@
 ``wrk -c1`` before that gives the service time of one request alone. Without wrk, an
 asyncio httpx load generator in a separate process does the same (50 connections, each
 request timed). Target: p99 at most 20 ms. The listing is the API's default page (50
-schedules, about 20 KiB of JSON).
+schedules, about 29 KiB of JSON).
 
 Run: ``python -m bench api [--store postgres]``. The figures depend on the machine and on
 what else runs on it; the report prints the command and the load tool.

@@ -8,7 +8,7 @@ PostgreSQL. Each method is one transaction; ``now`` is always passed in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +19,7 @@ from tickwork.store.base import ScheduleUpsert
 __all__ = [
     "APIStore",
     "IdempotentOutcome",
+    "KeyedSchedulePage",
     "ScheduleChange",
     "SchedulePage",
     "StoredResponse",
@@ -73,6 +74,21 @@ class ScheduleChange:
 @dataclass(frozen=True, slots=True)
 class SchedulePage:
     rows: tuple[ScheduleRow, ...]
+    more: bool  # another page follows the last row
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSchedulePage:
+    """A page of ``schedule_page`` with each row's key: the row's every stored column as the
+    database gives it (text, numbers), so two equal keys are two equal rows, whatever
+    changed and whoever changed it. A caller that keeps what it made of a row by its key
+    (the API keeps each row's JSON) stays exact without knowing which writes touch which
+    column. ``rows`` is None when the caller already knew every key: only keys were read,
+    which costs a fraction of reading and converting the rows."""
+
+    keys: tuple[Hashable, ...]
+    names: tuple[str, ...]  # of the rows, in page order
+    rows: tuple[ScheduleRow, ...] | None  # in page order, with ``keys``; None: all known
     more: bool  # another page follows the last row
 
 
@@ -137,6 +153,23 @@ class APIStore(Protocol):
     ) -> SchedulePage:
         """Schedules ordered by name, those after ``after`` (keyset cursor), at most
         ``limit``, filtered."""
+        ...
+
+    def schedule_page_keyed(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        source: str | None = None,
+        paused: bool | None = None,
+        include_retired: bool = False,
+        prefix: str | None = None,
+        known: Container[Hashable] = (),
+    ) -> KeyedSchedulePage:
+        """The page ``schedule_page`` gives, as keys (see ``KeyedSchedulePage``); its rows
+        too unless every key is in ``known``. Rows are read with their keys, in one
+        statement, so each key is that of the row beside it even when the row changed
+        since the keys were first read."""
         ...
 
     # -- runs ----------------------------------------------------------------------------

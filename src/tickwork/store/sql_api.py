@@ -7,11 +7,24 @@ the database says no (unique keys, conditional updates checked by row count).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Container, Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 
 from tickwork import events
@@ -26,12 +39,13 @@ from tickwork.errors import (
 from tickwork.model import TERMINAL_STATES, WAITING_STATES, Run, RunState, ScheduleRow
 from tickwork.store.api_base import (
     IdempotentOutcome,
+    KeyedSchedulePage,
     ScheduleChange,
     SchedulePage,
     StoredResponse,
     TokenRow,
 )
-from tickwork.store.schema import idempotency_keys, runs, schedules, tokens
+from tickwork.store.schema import UTCDateTime, idempotency_keys, runs, schedules, tokens
 from tickwork.store.sql import (
     SQLStore,
     _aware,
@@ -289,22 +303,42 @@ class APISQLMixin(SQLOverviewQueries, SQLStore):
     ) -> SchedulePage:
         """One page of schedules by name (keyset on the unique name: no duplicate or miss
         across pages, whatever is added or removed meanwhile)."""
-        if limit <= 0:
-            raise InvalidSpecError("limit", limit, "a positive number of schedules per page")
-        stmt = select(schedules).order_by(schedules.c.name).limit(limit + 1)
-        if after is not None:
-            stmt = stmt.where(schedules.c.name > after)
-        if source is not None:
-            stmt = stmt.where(schedules.c.source == source)
-        if paused is not None:
-            stmt = stmt.where(schedules.c.paused.is_(paused))
-        if not include_retired:
-            stmt = stmt.where(schedules.c.retired.is_(False))
-        if prefix:
-            stmt = stmt.where(schedules.c.name.startswith(prefix, autoescape=True))
+        stmt, params = _page("rows", after, limit, source, paused, include_retired, prefix)
         with self._transaction("list schedules", write=False) as conn:
-            rows = [_schedule(r) for r in conn.execute(stmt).mappings()]
+            rows = [_schedule(r) for r in conn.execute(stmt, params).mappings()]
         return SchedulePage(tuple(rows[:limit]), more=len(rows) > limit)
+
+    @_retried
+    def schedule_page_keyed(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        source: str | None = None,
+        paused: bool | None = None,
+        include_retired: bool = False,
+        prefix: str | None = None,
+        known: Container[Hashable] = (),
+    ) -> KeyedSchedulePage:
+        """``schedule_page`` by keys (see ``APIStore``): the keys alone first; then, only
+        when one is not in ``known``, the page again as rows with their keys (those rows,
+        not the first read's, may have changed in between: each row goes with its own key)."""
+        where = (after, limit, source, paused, include_retired, prefix)
+        stmt, params = _page("keys", *where)
+        with self._transaction("list schedules", write=False) as conn:
+            keys = [tuple(r) for r in conn.execute(stmt, params)]
+            if all(key in known for key in keys[:limit]):
+                rows = None
+            else:
+                found = conn.execute(_page("both", *where)[0], params).all()
+                keys = [tuple(r[_KEY_AT:]) for r in found]
+                rows = tuple(_schedule(r._mapping) for r in found[:limit])
+        return KeyedSchedulePage(
+            keys=tuple(keys[:limit]),
+            names=tuple(key[_NAME_AT] for key in keys[:limit]),
+            rows=rows,
+            more=len(keys) > limit,
+        )
 
     # -- idempotency keys ----------------------------------------------------------------
 
@@ -500,6 +534,63 @@ class APISQLMixin(SQLOverviewQueries, SQLStore):
 
 RETRYABLE_STATES = frozenset({RunState.failed, RunState.timed_out, RunState.cancelled})
 assert RETRYABLE_STATES <= TERMINAL_STATES
+
+# A schedule's key (``KeyedSchedulePage``): every column of the table, the JSON and the
+# instants as the database's text (converting those is most of the cost of reading a row;
+# PostgreSQL's text of a timestamptz carries its offset, so equal text is an equal instant).
+_KEY_COLUMNS = tuple(
+    (cast(c, Text) if isinstance(c.type, JSON | UTCDateTime) else c).label(f"key_{c.name}")
+    for c in schedules.c
+)
+_KEY_AT = len(schedules.c)  # where the key begins in a row of ``select(schedules, *keys)``
+_NAME_AT = list(schedules.c.keys()).index("name")
+
+
+def _page(
+    columns: str,
+    after: str | None,
+    limit: int,
+    source: str | None,
+    paused: bool | None,
+    include_retired: bool,
+    prefix: str | None,
+) -> tuple[Select[Any], dict[str, Any]]:
+    """One page of schedules by name (one more row than ``limit``: whether another page
+    follows), filtered: the statement (``columns``: "rows", "keys" or "both") and its
+    parameters. Statements are built once per shape of the filters: building one, and
+    SQLAlchemy's cache key of a new one, cost more than the listing's whole read."""
+    if limit <= 0:
+        raise InvalidSpecError("limit", limit, "a positive number of schedules per page")
+    params: dict[str, Any] = {"limit": limit + 1}
+    if after is not None:
+        params["after"] = after
+    if source is not None:
+        params["source"] = source
+    if prefix:
+        # What ``startswith(prefix, autoescape=True)`` binds: "/" escapes itself, % and _.
+        params["prefix"] = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    shape = (after is not None, source is not None, paused, include_retired, bool(prefix))
+    return _page_statement(columns, *shape), params
+
+
+@functools.cache  # 3 sets of columns x 48 shapes of the filters: 144 at most
+def _page_statement(
+    columns: str, after: bool, source: bool, paused: bool | None, retired: bool, prefix: bool
+) -> Select[Any]:
+    chosen = {"rows": (schedules,), "keys": _KEY_COLUMNS, "both": (schedules, *_KEY_COLUMNS)}
+    c = schedules.c
+    stmt = select(*chosen[columns]).order_by(c.name).limit(bindparam("limit", type_=Integer))
+    if after:
+        stmt = stmt.where(c.name > bindparam("after", type_=String))
+    if source:
+        stmt = stmt.where(c.source == bindparam("source", type_=String))
+    if paused is not None:
+        stmt = stmt.where(c.paused.is_(paused))
+    if not retired:
+        stmt = stmt.where(c.retired.is_(False))
+    if prefix:
+        stmt = stmt.where(c.name.startswith(bindparam("prefix", type_=String), escape="/"))
+    return stmt
 
 
 def _token(r: RowMapping) -> TokenRow:

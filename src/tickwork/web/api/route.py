@@ -19,6 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -28,7 +29,7 @@ from starlette.responses import Response
 from tickwork.metrics import Metrics
 from tickwork.web.api.problems import problem_for, problem_response
 
-__all__ = ["etag_of", "route_class"]
+__all__ = ["Representation", "etag_of", "route_class"]
 
 log = logging.getLogger("tickwork.api")
 
@@ -39,6 +40,29 @@ NOT_STORED = "no-store"
 def etag_of(body: bytes) -> str:
     """The strong ETag of a body: its sha256 (first 128 bits, hex), quoted."""
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """JSON bytes with their ETag (``etag_of`` the body, always), computed once for all
+    the requests that share them (``SharedReads``) instead of hashing ~30 KiB each."""
+
+    body: bytes
+    etag: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "etag", etag_of(self.body))
+
+    def response(self) -> Response:
+        return _Tagged(self)
+
+
+class _Tagged(Response):
+    """A JSON response whose ETag came with its body (``Representation``)."""
+
+    def __init__(self, shown: Representation) -> None:
+        super().__init__(shown.body, media_type="application/json")
+        self.etag = shown.etag
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -91,7 +115,7 @@ def _cache(request: Request, response: Response) -> Response:
     if request.method not in ("GET", "HEAD") or response.status_code != 200:
         response.headers.setdefault("Cache-Control", NOT_STORED)
         return response
-    etag = etag_of(bytes(response.body))
+    etag = response.etag if isinstance(response, _Tagged) else etag_of(bytes(response.body))
     headers = {"ETag": etag, "Cache-Control": CACHEABLE, "Vary": "Authorization"}
     given = request.headers.get("if-none-match")
     if given is not None and _matches(given, etag):

@@ -24,8 +24,10 @@ from tickwork.web.api.common import (
     replay,
     route_id,
 )
-from tickwork.web.api.route import etag_of
-from tickwork.web.api.shapes import decode_cursor, encode_cursor, run_json, schedule_json
+from tickwork.web.api.listing import Filters, RowMemo, listing_body
+from tickwork.web.api.route import Representation, etag_of
+from tickwork.web.api.shapes import decode_cursor, run_json, schedule_json
+from tickwork.web.api.shared_reads import SharedReads
 
 __all__ = ["add_schedule_routes"]
 
@@ -90,6 +92,12 @@ def add_schedule_routes(router: APIRouter, api: API) -> None:
     Writer = Annotated[Principal, Depends(needs("write"))]
     Admin = Annotated[Principal, Depends(needs("admin"))]
     Fingerprint = Annotated[str, Depends(fingerprint)]
+    listed = RowMemo()  # each listed row's JSON, by the row's key (listing.py)
+    # Requests for one page at the same time share a read begun after they arrived (the
+    # read, in the thread pool; the rest of the request stays on the event loop).
+    pages: SharedReads[Filters, Representation] = SharedReads(
+        lambda filters: Representation(listing_body(tw, listed, filters))
+    )
 
     def row_named(name: str) -> ScheduleRow:
         row = tw.store.get_schedule(name)
@@ -139,7 +147,7 @@ def add_schedule_routes(router: APIRouter, api: API) -> None:
         )
 
     @router.get("/schedules", name="tickwork_api_list_schedules", summary="List schedules")
-    def list_schedules(
+    async def list_schedules(
         _: Reader,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -150,21 +158,8 @@ def add_schedule_routes(router: APIRouter, api: API) -> None:
     ) -> Response:
         """Schedules by name, a page at a time: pass ``next_cursor`` back as ``cursor``."""
         after = None if cursor is None else str(decode_cursor(cursor, "schedules"))
-        page = tw.schedule_page(
-            after=after,
-            limit=limit,
-            source=source,
-            paused=paused,
-            include_retired=include_retired,
-            prefix=prefix,
-        )
-        last = page.rows[-1].name if page.rows and page.more else None
-        return json_response(
-            {
-                "items": [schedule_json(row, count=1) for row in page.rows],
-                "next_cursor": None if last is None else encode_cursor("schedules", last),
-            }
-        )
+        filters = Filters(after, limit, source, paused, include_retired, prefix)
+        return (await pages.get(filters)).response()
 
     @router.post(
         "/schedules",
