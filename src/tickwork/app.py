@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,7 +52,7 @@ from tickwork.store.base import (
 from tickwork.store.ops import OperationsStore
 from tickwork.tasks import TaskRegistry, task_name
 from tickwork.triggers import fires
-from tickwork.worker import Worker
+from tickwork.worker import Worker, heartbeat_interval
 
 __all__ = ["Tickwork"]
 
@@ -362,11 +362,7 @@ class Tickwork(APIOperations, Revisions):
                 monitor=self._monitor(store) if scheduler else None,
                 settings=LoopSettings(
                     poll_interval=self.settings.poll_interval,
-                    # Every lease/3 (at most 5 s): also how soon a cancelled attempt hears of it.
-                    heartbeat_interval=max(
-                        min(self.settings.lease / 3, timedelta(seconds=5)),
-                        timedelta(milliseconds=100),
-                    ),
+                    heartbeat_interval=heartbeat_interval(self.settings.lease),
                 ),
             )
             wake.append(self._engine)

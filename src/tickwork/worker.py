@@ -34,7 +34,7 @@ from tickwork.spec import AttemptSpec, ScheduleSpec
 from tickwork.store.base import BatchFinishingStore, FinishItem, Store
 from tickwork.tasks import TaskRegistry
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "heartbeat_interval"]
 
 log = logging.getLogger("tickwork.worker")
 
@@ -68,6 +68,7 @@ class Worker:
         worker_id: str,
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
+        heartbeat: timedelta | None = None,
         on_idle_slot: Callable[[], None] | None = None,
         on_recorded: Callable[[Run, Outcome], None] | None = None,
     ) -> None:
@@ -75,6 +76,9 @@ class Worker:
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.lease = lease
+        # How often leases are extended while a stop waits for running tasks (the engine's
+        # loop, which extends them otherwise, has ended by then).
+        self.heartbeat = heartbeat if heartbeat is not None else heartbeat_interval(lease)
         self._on_idle_slot = on_idle_slot
         self._on_recorded = on_recorded  # an attempt's outcome was written (metrics)
         self._pool = DaemonPool(concurrency, name="tickwork")
@@ -182,12 +186,18 @@ class Worker:
         with self._changed:
             return len(self._inflight)
 
-    def wait_idle(self, timeout: float) -> bool:
+    def wait_idle(self, timeout: float, *, heartbeat: bool = False) -> bool:
         """Block until no run is in flight (True) or ``timeout`` real seconds passed. The
-        results handed over meanwhile are written here (no loop needs to be running)."""
+        results handed over meanwhile are written here (no loop needs to be running); with
+        ``heartbeat``, the leases of the runs still executing are extended every
+        ``self.heartbeat`` too, as the loop would (a stop's grace can outlast a lease)."""
         deadline = time.monotonic() + timeout
+        next_beat = time.monotonic() + self.heartbeat.total_seconds()
         delay = 0.25
         while True:
+            if heartbeat and time.monotonic() >= next_beat:
+                self._heartbeat_while_stopping()
+                next_beat = time.monotonic() + self.heartbeat.total_seconds()
             try:
                 self._write_handed(self.clock.now())
             except StoreUnavailableError as err:  # the database is away: try again
@@ -204,11 +214,26 @@ class Worker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
+                if heartbeat:
+                    remaining = min(remaining, max(next_beat - time.monotonic(), 0.0))
                 self._changed.wait_for(lambda: self._handed or not self._inflight, remaining)
 
+    def _heartbeat_while_stopping(self) -> None:
+        """``heartbeat_once`` during a stop; a database that is away is logged and tried
+        again at the next beat (the leases may then expire: the reaper's to take back)."""
+        try:
+            self.heartbeat_once(self.clock.now())
+        except StoreUnavailableError as err:
+            log.warning(
+                "could not extend leases while stopping, trying again: %s",
+                err,
+                extra={"action": events.STORE_UNAVAILABLE},
+            )
+
     def stop(self, grace: float) -> None:
-        """Graceful stop: no new claims; running tasks get ``grace`` seconds, then their
-        leases are released for another worker and their results dropped."""
+        """Graceful stop: no new claims; running tasks get ``grace`` seconds, their leases
+        extended meanwhile, then their leases are released for another worker and their
+        results dropped."""
         with self._changed:
             self._stopping = True
         log.info(
@@ -219,7 +244,7 @@ class Worker:
                 "grace_s": grace,
             },
         )
-        if not self.wait_idle(grace):
+        if not self.wait_idle(grace, heartbeat=True):
             with self._changed:  # still executing (a result handed over stays ours)
                 flights = [f for f in self._inflight.values() if not f.finishing]
             now = self.clock.now()
@@ -414,6 +439,13 @@ class Worker:
             for result in batch:
                 self._inflight.pop(result.item.run_id, None)
             self._changed.notify_all()
+
+
+def heartbeat_interval(lease: timedelta) -> timedelta:
+    """How often the leases of running runs are extended: every third of the lease (at
+    most 5 s, at least 0.1 s), so two beats can be missed before one expires. It is also
+    how soon a cancelled attempt hears of it."""
+    return max(min(lease / 3, timedelta(seconds=5)), timedelta(milliseconds=100))
 
 
 @dataclass(frozen=True, slots=True)

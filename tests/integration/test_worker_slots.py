@@ -12,10 +12,11 @@ from datetime import timedelta
 import pytest
 
 from tickwork.app import Tickwork
+from tickwork.config import Settings
 from tickwork.model import RunState
 from tickwork.testing import FakeClock, run_until_idle
 
-from .conftest import runs_of
+from .conftest import T0, runs_of, wait_for
 
 
 def test_a_sync_task_without_a_timeout_runs_in_a_daemon_slot_thread(
@@ -69,3 +70,50 @@ def test_a_task_ignoring_the_stop_keeps_its_slot_and_its_run_is_given_back_loudl
     finally:
         release.set()
     assert worker.wait_idle(10)
+
+
+def test_a_stop_keeps_extending_the_leases_of_the_tasks_it_waits_for(
+    make_tw: Callable[..., Tickwork], clock: FakeClock
+) -> None:
+    """SIGTERM gives running tasks ``stop_grace``; the loop that extended their leases has
+    ended by then, so the stop must extend them itself, or with a grace as long as the
+    lease (30 s each, the defaults) another process's reaper takes the run back while its
+    task is still running: recorded failed after it succeeded, or run twice at once."""
+    lease = timedelta(seconds=3)
+    tw = make_tw(config=Settings(lease=lease))  # the fixture's database, this lease
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(10)
+
+    tw.tasks.register("slow", slow)
+    tw.add_schedule(name="slow", every="1m", task="slow")
+    tw.sync()
+    clock.advance(timedelta(minutes=1))
+    engine = tw.engine()
+    worker = engine.worker
+    assert worker is not None
+    worker.heartbeat = timedelta(milliseconds=10)  # beats in real time: keep the test short
+    engine.run_once(clock.now())  # enqueued and claimed
+    assert started.wait(10)
+    [run] = runs_of(tw, "slow")
+    assert run.lease_expires_at == T0 + timedelta(minutes=1) + lease
+
+    stopping = threading.Thread(target=worker.stop, args=(10.0,))
+    stopping.start()
+    try:
+        clock.advance(timedelta(seconds=2))  # the grace goes on past the lease...
+        wait_for(lambda: _lease_of(tw, "slow") == clock.now() + lease)  # ...extended
+        clock.advance(timedelta(seconds=2))
+        assert tw.store.reclaim_expired(clock.now(), 10) == []  # another process's reaper
+    finally:
+        release.set()
+        stopping.join(10)
+    [run] = runs_of(tw, "slow")
+    assert (run.state, run.attempt) == (RunState.succeeded, 1)
+
+
+def _lease_of(tw: Tickwork, schedule: str) -> object:
+    [run] = runs_of(tw, schedule)
+    return run.lease_expires_at
