@@ -90,6 +90,23 @@ def test_bad_list_parameters_are_problems_naming_them(env: Env, query: str, fiel
     assert doc["errors"][0]["got"] is not None
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (f"{BASE}?prefix=a%00", "prefix"),
+        (f"{BASE}/night%00ly", "name"),
+        ("/api/v1/runs?schedule=night%00ly", "schedule"),
+    ],
+)
+def test_a_nul_character_in_a_parameter_is_a_problem_naming_it(
+    env: Env, path: str, field: str
+) -> None:
+    """PostgreSQL's text cannot hold one: the driver raised and the API answered 500."""
+    doc = is_problem(env.get(path), 422, field)
+    assert doc["retryable"] is False
+    assert env.get(BASE).status_code == 200  # nothing else is disturbed
+
+
 def test_show_has_the_next_fires_in_the_schedules_zone(env: Env) -> None:
     body = env.get(f"{BASE}/nightly?count=3").json()
     assert body["next_fires"] == [

@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tickwork.errors import InvalidSpecError
 from tickwork.metrics import Metrics
 from tickwork.web.api.problems import problem_for, problem_response
 
@@ -71,6 +72,18 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
 
 
+def _refuse_nul(request: Request) -> None:
+    """A NUL character in a query or path parameter is refused (422) before any route
+    reads it: PostgreSQL's text cannot hold one (the driver raised, a 500), and no name,
+    cursor or filter has one."""
+    given = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in given:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidSpecError(
+                name, value, "text without NUL characters", message=f"{name} holds a NUL character"
+            )
+
+
 def route_class(metrics: Metrics) -> type[APIRoute]:
     """An ``APIRoute`` subclass observing into ``metrics`` (one per app)."""
 
@@ -82,6 +95,7 @@ def route_class(metrics: Metrics) -> type[APIRoute]:
             async def answer(request: Request) -> Response:
                 started = time.perf_counter()
                 try:
+                    _refuse_nul(request)
                     response = await handler(request)
                 except Exception as exc:
                     problem = problem_for(exc, instance=request.url.path)
