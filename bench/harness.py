@@ -31,25 +31,50 @@ __all__ = [
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+# Where the PostgreSQL workloads' server comes from, first found first: the benchmarks' own
+# variable, the test suite's, then the local server of docs/deployment.md.
+URL_VARIABLES = ("TICKWORK_BENCH_DATABASE_URL", "TICKWORK_TEST_POSTGRES_URL")
+
+
+def postgres_source() -> tuple[str, str]:
+    """The PostgreSQL URL the workloads use and where it came from (a variable's name, or
+    "the default")."""
+    for name in URL_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name], name
+    return DEFAULT_PG, f"the default ({DEFAULT_PG})"
+
+
 def postgres_base_url() -> str:
-    return os.environ.get(
-        "TICKWORK_BENCH_DATABASE_URL", os.environ.get("TICKWORK_TEST_DATABASE_URL", DEFAULT_PG)
-    )
+    return postgres_source()[0]
 
 
 def postgres_unreachable() -> str | None:
-    """Why the PostgreSQL workloads cannot run here, or None when they can."""
+    """Why the PostgreSQL workloads cannot run here (no server answers: they are skipped),
+    or None when they can. A URL that is not PostgreSQL's, or a server that answers and
+    refuses (no such database or role, a password), is a mistake to fix rather than a
+    reason to skip: ``SystemExit`` naming where the URL came from."""
     try:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return "psycopg is not installed"
-    url = postgres_base_url()
+    url, source = postgres_source()
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SystemExit(
+            f"{source} is not a PostgreSQL URL (expected postgresql://user@host:port/database)"
+        )
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"no PostgreSQL reachable at TICKWORK_BENCH_DATABASE_URL ({first})"
+        text = str(err).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
+        if isinstance(err, psycopg.ProgrammingError) or "FATAL:" in text:
+            raise SystemExit(
+                f"the PostgreSQL server at {source} refused the benchmarks ({first}); "
+                "fix the URL or the server, or unset it to use the default"
+            ) from err
+        return f"no PostgreSQL reachable at {source} ({first})"
     return None
 
 

@@ -12,11 +12,12 @@ is checked: one execution per (schedule, fire) expected in the window, no duplic
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench import peers
+from bench import peers, raw
 from bench.engine_runs import app, spawn
 from bench.harness import database, percentile, postgres_unreachable, python_command
 from bench.report import Options, Report, Row
@@ -80,6 +81,35 @@ def _tickwork_sqlite(spread: bool) -> tuple[list[float], int, int]:
     return [lag for _, lag in inside], SCHEDULES * (int(SECONDS) - 1), len(keys) - len(set(keys))
 
 
+TRIPS = 5  # statements per sample of the raw rows (a fire's pass and claim take ~10)
+
+
+def _idle_rows(system: str, samples: list[float]) -> list[Row]:
+    idle, busy = samples[: raw.IDLE_SAMPLES], samples[raw.IDLE_SAMPLES :]
+    return [
+        _row(system, f"{TRIPS} statements after {raw.IDLE:g} s idle", idle, len(idle), 0, None),
+        _row(system, f"{TRIPS} statements back to back", busy, len(busy), 0, None),
+    ]
+
+
+def _postgres_idle() -> list[float]:
+    import psycopg
+
+    with database("postgres") as db:
+        return raw.raw_after_idle(
+            lambda: psycopg.connect(db.raw, autocommit=True), "SELECT 1", TRIPS
+        )
+
+
+def _sqlite_idle() -> list[float]:
+    with database("sqlite") as db:
+        assert db.directory is not None
+        path = str(db.directory / "idle.db")
+        return raw.raw_after_idle(
+            lambda: sqlite3.connect(path, isolation_level=None), "SELECT 1", TRIPS
+        )
+
+
 def _nominal(key: str) -> float:
     return datetime.fromisoformat(key.rsplit("@", 1)[1]).timestamp()
 
@@ -128,6 +158,7 @@ def run(options: Options) -> Report:
         if reason is not None:
             report.notes.append(f"SKIPPED: {reason}")
             return report
+        report.rows += _idle_rows("raw PostgreSQL", _postgres_idle())
         lags, expected, dupes = _tickwork_postgres(SCHEDULES, 4)
         report.rows.append(
             _row(
@@ -149,6 +180,7 @@ def run(options: Options) -> Report:
             f"on the same second p99 <= {BURST_P99_MS:g} ms; spread over the second p99 <= "
             f"{SPREAD_P99_MS:g} ms"
         )
+        report.rows += _idle_rows("raw SQLite", _sqlite_idle())
         lags, expected, dupes = _tickwork_sqlite(spread=False)
         report.rows.append(
             _row("tickwork", "due on the same second", lags, expected, dupes, BURST_P99_MS)
@@ -176,5 +208,11 @@ def run(options: Options) -> Report:
     report.notes.append(
         f"{SCHEDULES} schedules for {SECONDS:g} s (peers {PEER_SECONDS:g} s); "
         "TICKWORK_BENCH_LAG_SECONDS changes it. Lag = start in the task - nominal fire."
+    )
+    report.notes.append(
+        f"raw rows: {TRIPS} statements (SELECT 1) on one connection, no Python beyond the "
+        f"driver, {raw.IDLE_SAMPLES} samples after {raw.IDLE:g} s asleep (as an every-second "
+        "fire finds the machine) and as many back to back: what a fire's round trips cost "
+        "here before any of tickwork's work."
     )
     return report

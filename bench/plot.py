@@ -61,5 +61,6 @@ def plot(reports: list[Report], path: Path) -> None:
         for i, v in enumerate(values):
             axis.text(v, i, f" {v:,.0f}" if v >= 10 else f" {v:.1f}", va="center", fontsize=8)
     fig.suptitle("tickwork benchmarks (green: tickwork, orange: peers, grey: raw database)")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

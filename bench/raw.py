@@ -15,7 +15,7 @@ import sqlite3
 import time
 from typing import Any
 
-__all__ = ["raw_postgres", "raw_sqlite"]
+__all__ = ["IDLE_SAMPLES", "raw_after_idle", "raw_postgres", "raw_sqlite"]
 
 QUEUE_DDL = (
     "CREATE TABLE raw_runs (id {pk}, state TEXT NOT NULL, due_at DOUBLE PRECISION NOT NULL,"
@@ -131,3 +131,32 @@ def raw_postgres(url: str, runs: int, batch: int, processes: int) -> float:
     if sum(counts) != runs or row != (0,):
         raise RuntimeError(f"raw PostgreSQL drain lost runs: {sum(counts)} of {runs}, {row}")
     return runs / elapsed
+
+
+IDLE = 1.0  # seconds asleep before each sample of ``raw_after_idle``: an every-second fire
+IDLE_SAMPLES = 8
+
+
+def raw_after_idle(connect: Any, statement: str, trips: int) -> list[float]:
+    """Seconds taken by ``trips`` round trips of ``statement`` (no Python beyond the driver),
+    each sample taken after ``IDLE`` seconds asleep, as a fire of an every-second schedule
+    finds the machine; then as many samples back to back. ``connect()`` opens the
+    connection (autocommit)."""
+    conn = connect()
+    try:
+        conn.execute(statement).fetchall()  # connected, warm
+        idle: list[float] = []
+        for _ in range(IDLE_SAMPLES):
+            time.sleep(IDLE)
+            idle.append(_trips(conn, statement, trips))
+        busy = [_trips(conn, statement, trips) for _ in range(IDLE_SAMPLES)]
+    finally:
+        conn.close()
+    return idle + busy
+
+
+def _trips(conn: Any, statement: str, trips: int) -> float:
+    began = time.perf_counter()
+    for _ in range(trips):
+        conn.execute(statement).fetchall()
+    return time.perf_counter() - began

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sqlite3
@@ -28,7 +29,7 @@ class Row:
     """One measured case: its label columns, its numbers and whether it met the target."""
 
     labels: dict[str, str]
-    values: dict[str, float]
+    values: dict[str, float | None]  # None: does not apply to this row ("-", JSON null)
     met: bool | None = None  # None: informational, no target
 
 
@@ -54,7 +55,11 @@ class Report:
             "met": self.met,
             "command": self.command,
             "environment": environment(),
-            "rows": [asdict(row) for row in self.rows],
+            # JSON has no NaN or infinity: a figure that is not a number is null.
+            "rows": [
+                {**asdict(row), "values": {k: _finite(v) for k, v in row.values.items()}}
+                for row in self.rows
+            ],
             "notes": self.notes,
         }
 
@@ -67,7 +72,7 @@ class Report:
         lines = [
             [
                 *(row.labels[k] for k in label_keys),
-                *(_number(row.values[k]) for k in value_keys),
+                *(_number(k, row.values[k]) for k in value_keys),
                 "-" if row.met is None else ("met" if row.met else "NOT MET"),
             ]
             for row in self.rows
@@ -105,7 +110,7 @@ class Report:
         return "\n".join(out)
 
     def print(self, as_json: bool) -> None:
-        print(json.dumps(self.as_dict(), indent=2) if as_json else self.render())
+        print(json.dumps(self.as_dict(), indent=2, allow_nan=False) if as_json else self.render())
 
 
 def _heading(key: str) -> str:
@@ -113,7 +118,18 @@ def _heading(key: str) -> str:
     return key.replace("_per_", "/").replace("_us", " µs").replace("_ms", " ms").replace("_", " ")
 
 
-def _number(value: float) -> str:
+COUNTS = frozenset({"runs", "expected", "errors", "requests"})  # whole numbers, as such
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _number(key: str, value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if key in COUNTS and float(value).is_integer():
+        return f"{int(value):,}"
     if value >= 100:
         return f"{value:,.0f}"
     if value >= 10:

@@ -88,12 +88,8 @@ def _sqlite(command: str) -> Report:
             "sqlalchemy", str(db.directory / "aps.db"), PEER_RUNS_DURABLE
         )
     ours_ok = correct(result.check, SQLITE_RUNS) and result.stored_succeeded == SQLITE_RUNS
-    met = (
-        result.runs_per_s >= SQLITE_TARGET
-        and result.runs_per_s >= 14 * aps_sql
-        and result.runs_per_s > 0.5 * aps_mem
-        and ours_ok
-    )
+    ours = result.runs_per_s
+    met = ours >= SQLITE_TARGET and ours_ok
     report.rows += [
         _row("raw SQLite", "claim, complete: 1 run/txn", raw_one, raw_one, None, 0, None),
         _row("raw SQLite", "claim, complete: 100 runs/txn", raw_batch, raw_one, None, 0, None),
@@ -124,10 +120,30 @@ def _sqlite(command: str) -> Report:
             PEER_RUNS_DURABLE,
             None,
         ),
+        # Ratio rows (the ratio itself), as the PostgreSQL workload shows its own.
+        _row(
+            "tickwork",
+            "/ APScheduler SQLAlchemy store",
+            ours / aps_sql,
+            1.0,
+            None,
+            0,
+            ours_ok and ours >= 14 * aps_sql,
+        ),
+        _row(
+            "tickwork",
+            "/ APScheduler memory store",
+            ours / aps_mem,
+            1.0,
+            None,
+            0,
+            ours_ok and ours > 0.5 * aps_mem,
+        ),
     ]
     report.notes += [
         "x raw: the figure over raw SQLite with one run per claim and per completion "
-        "transaction (WAL, synchronous=NORMAL), measured in this run.",
+        "transaction (WAL, synchronous=NORMAL), measured in this run (ratio rows: the ratio "
+        "itself; targets >= 14 against the SQLAlchemy store, > 0.5 against memory).",
         f"tickwork: {result.runs_per_s / aps_sql:.1f}x APScheduler durable, "
         f"{result.runs_per_s / aps_mem:.2f}x APScheduler in memory; "
         f"store says {result.stored_succeeded} succeeded.",
