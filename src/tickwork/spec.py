@@ -303,15 +303,7 @@ class ScheduleSpec:
         return _parse(_freeze(stored))
 
     def trigger(self, anchor: datetime | None) -> Trigger:
-        return build_trigger(
-            cron=self.cron,
-            every=self.every,
-            at=self.at,
-            tz=self.tz,
-            anchor=anchor,
-            start_at=self.start_at,
-            end_at=self.end_at,
-        )
+        return _build(self, anchor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,15 +386,20 @@ class PlanSpec:
 
     def trigger(self, anchor: datetime | None) -> Trigger:
         """The trigger; ``anchor`` matters to an interval only (``every``)."""
-        return build_trigger(
-            cron=self.cron,
-            every=self.every,
-            at=self.at,
-            tz=self.tz,
-            anchor=anchor,
-            start_at=self.start_at,
-            end_at=self.end_at,
-        )
+        return _build(self, anchor)
+
+
+def _build(spec: ScheduleSpec | PlanSpec, anchor: datetime | None) -> Trigger:
+    """The trigger of either parsed view of a schedule (they share these fields)."""
+    return build_trigger(
+        cron=spec.cron,
+        every=spec.every,
+        at=spec.at,
+        tz=spec.tz,
+        anchor=anchor,
+        start_at=spec.start_at,
+        end_at=spec.end_at,
+    )
 
 
 def trigger_of(spec: ScheduleSpec | PlanSpec, anchor: datetime) -> Trigger:
