@@ -480,7 +480,6 @@ class Tickwork(APIOperations, Revisions):
         unlisten = None
         if worker and isinstance(store, ListeningStore):
             unlisten = store.listen(engine.wake)
-        engine.runs_announced = unlisten is not None
         # Alerts go out from a thread of their own: a slow receiver never holds the loop.
         sender = self.alert_sender() if scheduler else None
         if sender is not None:
@@ -490,7 +489,6 @@ class Tickwork(APIOperations, Revisions):
         finally:
             if unlisten is not None:
                 unlisten()
-                engine.runs_announced = False
             if sender is not None:
                 sender.stop()
             self._drain()

@@ -59,9 +59,6 @@ class Engine:
         self._outage_since: datetime | None = None
         self.last_iteration: datetime | None = None
         self._monitor_thread: threading.Thread | None = None
-        # Whether the store wakes this engine (``wake``) when any process enqueues runs
-        # (PostgreSQL's NOTIFY): set by whoever subscribes it.
-        self.runs_announced = False
 
     def wake(self) -> None:
         """Look again now: something changed (a run triggered, a schedule changed, the
@@ -115,13 +112,13 @@ class Engine:
         # store when the next fire is (a query) for a wait that short.
         wakeup = None
         if deferred is None:
-            # The fires are the scheduler's to look at; a worker alone looks at them too
-            # (to claim soon after another process enqueues them), unless the store
-            # announces new runs: then every worker waking at each fire would only compete
-            # for the CPU with the scheduler that is enqueueing them.
-            fires = self.scheduler is not None or not self.runs_announced
+            # Waiting runs' due times are the worker's. The fires are the scheduler's, and a
+            # worker alone wakes at them too: a scheduler elsewhere enqueues them then, and
+            # a worker already awake claims sooner once told (NOTIFY) than one woken cold
+            # (measured: 40 against 65-70 ms from enqueue to claim on a machine slow to
+            # wake from idle; docs/benchmarks.md, item 32).
             runs = self.worker is not None
-            wakeup = self.store.next_wakeup(now, fires=fires, runs=runs)
+            wakeup = self.store.next_wakeup(now, fires=True, runs=runs)
         for candidate in (self._next_heartbeat, self._next_reap, deferred, wakeup):
             if candidate is not None and now < candidate < deadline:
                 deadline = candidate

@@ -297,8 +297,8 @@ def test_next_wakeup_asked_for_fires_or_runs_alone_leaves_the_other_out(store: S
     store.enqueue_due(T0 + 10 * MINUTE, 10, minutely)  # a queued run due T0+10m; next T0+11m
     store.trigger("later", T0 + 5 * MINUTE)  # a queued run due T0+5m
     assert store.next_wakeup(T0) == T0 + 5 * MINUTE
-    assert store.next_wakeup(T0, fires=False) == T0 + 5 * MINUTE  # a worker's wake-up
-    assert store.next_wakeup(T0, runs=False) == T0 + 11 * MINUTE  # a scheduler's
+    assert store.next_wakeup(T0, fires=False) == T0 + 5 * MINUTE  # waiting runs only
+    assert store.next_wakeup(T0, runs=False) == T0 + 11 * MINUTE  # a scheduler alone
     assert store.next_wakeup(T0, fires=False, runs=False) is None
     assert len(store.claim("w1", T0 + 10 * MINUTE, LEASE, 10)) == 2
     assert store.next_wakeup(T0, fires=False) is None  # no waiting run left

@@ -308,21 +308,21 @@ def test_with_every_slot_busy_skip_decisions_are_taken_when_runs_come_due(
     assert worker.wait_idle(10)
 
 
-def test_a_worker_alone_wakes_at_the_fires_only_when_runs_are_not_announced(
+def test_each_role_wakes_for_its_own_work(
     make_tw: Callable[..., Tickwork], clock: FakeClock
 ) -> None:
-    tw = make_tw()
-    tw.tasks.register("noop", lambda: None)
-    tw.add_schedule(name="minutely", every="1m", task="noop")
-    tw.sync()
-    worker_only = tw.engine(scheduler=False)
-    poll = worker_only.settings.poll_interval
-    assert poll > timedelta(milliseconds=300)
+    """A scheduler alone wakes at the next fire, not at a waiting run's due time (it cannot
+    claim it); a worker alone wakes at both (a scheduler elsewhere enqueues the fire)."""
+    scheduling, working = make_tw(), make_tw()
+    for tw in (scheduling, working):
+        tw.tasks.register("noop", lambda: None)
+        tw.add_schedule(name="minutely", every="1m", task="noop")
+    scheduling.sync()
     clock.advance(MINUTE - timedelta(milliseconds=300))
     now = clock.now()
-    # Polling for runs another process enqueues: look again at the next fire.
-    assert worker_only.next_deadline(now) == T0 + MINUTE
-    # Woken by the store when runs come (PostgreSQL's NOTIFY): not at every fire, where a
-    # scheduler elsewhere is busy enqueueing them.
-    worker_only.runs_announced = True
-    assert worker_only.next_deadline(now) == now + poll
+    scheduling.store.trigger("minutely", now + timedelta(milliseconds=100))  # due soon
+    scheduler_alone = scheduling.engine(worker=False)
+    worker_alone = working.engine(scheduler=False)
+    assert scheduler_alone.settings.poll_interval > timedelta(milliseconds=300)
+    assert scheduler_alone.next_deadline(now) == T0 + MINUTE  # the fire
+    assert worker_alone.next_deadline(now) == now + timedelta(milliseconds=100)  # the run
