@@ -64,7 +64,11 @@ def test_terminated_connections_and_an_outage_recover_with_exact_accounting(
     assert acc.duplicates == 0, acc.line()
     assert sum(o[events.STORE_UNAVAILABLE] for o in outages) >= 1, "someone saw the outage"
     for seen in outages:
-        assert seen[events.STORE_UNAVAILABLE] <= 2, "logged once per outage, not per attempt"
+        # Three faults (two rounds of terminated connections, then the refusal): a process
+        # whose retries all met dead pooled connections sees a termination as an outage too
+        # (seen once under a loaded CI run). Logged per attempt, the refusal alone would
+        # give four (backoff 0.5, 1, 2 s within its 5 s).
+        assert seen[events.STORE_UNAVAILABLE] <= len(terminated), "logged once per outage"
         assert seen[events.STORE_RECOVERED] == seen[events.STORE_UNAVAILABLE]
 
 
