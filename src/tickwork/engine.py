@@ -117,8 +117,7 @@ class Engine:
             # a worker already awake claims sooner once told (NOTIFY) than one woken cold
             # (measured: 40 against 65-70 ms from enqueue to claim on a machine slow to
             # wake from idle; docs/benchmarks.md, item 32).
-            runs = self.worker is not None
-            wakeup = self.store.next_wakeup(now, fires=True, runs=runs)
+            wakeup = self.store.next_wakeup(now, runs=self.worker is not None)
         for candidate in (self._next_heartbeat, self._next_reap, deferred, wakeup):
             if candidate is not None and now < candidate < deadline:
                 deadline = candidate

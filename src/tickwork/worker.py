@@ -68,7 +68,6 @@ class Worker:
         worker_id: str,
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
-        heartbeat: timedelta | None = None,
         on_idle_slot: Callable[[], None] | None = None,
         on_recorded: Callable[[Run, Outcome], None] | None = None,
     ) -> None:
@@ -78,7 +77,7 @@ class Worker:
         self.lease = lease
         # How often leases are extended while a stop waits for running tasks (the engine's
         # loop, which extends them otherwise, has ended by then).
-        self.heartbeat = heartbeat if heartbeat is not None else heartbeat_interval(lease)
+        self.heartbeat = heartbeat_interval(lease)
         self._on_idle_slot = on_idle_slot
         self._on_recorded = on_recorded  # an attempt's outcome was written (metrics)
         self._pool = DaemonPool(concurrency, name="tickwork")

@@ -33,6 +33,7 @@ _CYCLE_YEARS = 400
 # transition, and every transition that can move that day's wall times.
 _WINDOW = 25 * 3600
 _MEMO_SIZE = 256  # searches a trigger remembers (CronTrigger._next_second)
+_UNKNOWN = object()  # not remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +125,11 @@ class CronTrigger:
     def _next_second(self, earliest: int) -> int | None:
         """The first fire instant >= ``earliest`` (POSIX seconds), remembered."""
         memo = self._memo
-        if earliest in memo:
-            return memo[earliest]
+        known = memo.get(earliest, _UNKNOWN)  # one lookup: another thread may clear it
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]  # an int or None, as stored
         if len(memo) >= _MEMO_SIZE:
-            memo.clear()  # (another thread may be reading it: a miss, never a wrong answer)
+            memo.clear()  # a thread reading meanwhile misses, never gets a wrong answer
         found = memo[earliest] = self._search(earliest)
         return found
 
